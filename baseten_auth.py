@@ -1,0 +1,1353 @@
+"""baseten_auth: `baseten auth` (login, logout, switch, status) in one file.
+
+A dependency-free Python implementation of the Baseten CLI's `auth` commands,
+for minimal containers, vendoring and air-gapped machines. It reads and writes
+the same `auth.json` and keyring entries as the official CLI, so the two can
+be used side by side.
+
+    python baseten_auth.py auth login --with-api-key --profile ci < key.txt
+    python baseten_auth.py auth status -o json
+    python baseten_auth.py auth token
+
+Contents (each section uses only those above it):
+    Constants
+    Errors
+    Utilities
+    Remote URLs
+    Auth file
+    Keyring
+    Store
+    HTTP
+    Device flow
+    jq
+    Output
+    Commands
+    Library API
+    CLI
+
+Design notes:
+- Start-up matters (`auth status` runs in shell prompts and scripts), so only
+  os, sys, json and argparse are imported at the top; urllib, subprocess,
+  getpass and friends are imported by the code paths that need them. The jq
+  engine, the largest part of the file, is kept as source text in a string
+  and compiled on first use: `python baseten_auth.py` compiles the whole file
+  on every run, and compiling code costs about 20 times more than reading a
+  string of the same size.
+- Secrets (API keys, access and refresh tokens, device codes) never reach
+  argv, a log line, an error message or a traceback. Keyring tools get them
+  on stdin.
+- Errors are raised as `BasetenAuthError` subclasses that carry the exit code
+  and reported once, by `main()`, as one line on stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+__version__ = "0.1.0"
+
+
+##############################################################################
+# Constants
+##############################################################################
+
+DEFAULT_REMOTE_URL = "https://app.baseten.co"
+CLIENT_ID = "baseten-cli"
+KEYRING_SERVICE = "baseten-profile"
+AUTH_FILE_NAME = "auth.json"
+AUTH_FILE_VERSION = 1
+AUTH_TYPES = ("api_key", "oauth")
+OUTPUT_FORMATS = ("text", "json", "jsonl", "none")
+
+#: Seconds before expiry at which an access token is refreshed anyway.
+REFRESH_MARGIN = 10
+#: Connect and read timeout of every HTTP request, in seconds.
+HTTP_TIMEOUT = 30
+#: Largest response body read from the server, in bytes.
+HTTP_MAX_BODY = 1 << 20
+#: Go's zero time, written by the official CLI for "expiry unknown".
+ZERO_TIME = "0001-01-01T00:00:00Z"
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_AUTH = 3
+EXIT_NOT_FOUND = 4
+EXIT_REJECTED = 5
+EXIT_SERVER = 6
+EXIT_INTERRUPTED = 130
+
+ENV_PROFILE = "BASETEN_PROFILE"
+ENV_API_KEY = "BASETEN_API_KEY"
+ENV_REMOTE_URL = "BASETEN_REMOTE_URL"
+ENV_CONFIG_DIR = "BASETEN_CONFIG_DIR"
+ENV_MANAGEMENT_URL = "BASETEN_MANAGEMENT_API_URL_OVERRIDE"
+
+
+##############################################################################
+# Errors
+##############################################################################
+
+
+class BasetenAuthError(Exception):
+    """Raised for any failure reported to the user; carries the exit code."""
+
+    exit_code = EXIT_FAILURE
+
+
+class UsageError(BasetenAuthError):
+    """Raised when flags, arguments or input are wrong or missing."""
+
+    exit_code = EXIT_USAGE
+
+
+class ProfileError(BasetenAuthError):
+    """Raised when a profile is missing or nothing is logged in."""
+
+
+class AuthFileError(BasetenAuthError):
+    """Raised when the auth file or config directory cannot be used."""
+
+
+class AuthRejectedError(BasetenAuthError):
+    """Raised when the server rejects a credential (401, 403, invalid grant)."""
+
+    exit_code = EXIT_AUTH
+
+
+class NotFoundError(BasetenAuthError):
+    """Raised when the server answers 404."""
+
+    exit_code = EXIT_NOT_FOUND
+
+
+class RequestRejectedError(BasetenAuthError):
+    """Raised when the server rejects a request with another 4xx status."""
+
+    exit_code = EXIT_REJECTED
+
+
+class ServerError(BasetenAuthError):
+    """Raised when the server fails (5xx) or answers something unreadable."""
+
+    exit_code = EXIT_SERVER
+
+
+class NetworkError(BasetenAuthError):
+    """Raised when the server cannot be reached or does not answer in time."""
+
+
+##############################################################################
+# Utilities
+##############################################################################
+
+_verbose = False
+
+
+def _debug(message, *args):
+    """Write a debug line to stderr under --verbose; never give it a secret."""
+    if _verbose:
+        _write_stderr("debug: " + (message % args if args else message))
+
+
+def _warn(message):
+    """Write one `warning: ` line to stderr."""
+    _write_stderr("warning: " + message)
+
+
+def _write_stderr(line):
+    try:
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass  # a closed stderr must not turn a result into a traceback
+
+
+def _clean(text) -> str:
+    """Neutralise control characters and escape sequences in server text."""
+    text = str(text)
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else "\\x%02x" % ord(c)
+                   if ord(c) < 0x100 else "\\u%04x" % ord(c) for c in text)
+
+
+def _redact(text, secrets) -> str:
+    """Replace every secret in text by `***`."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+def _now() -> float:
+    """The current time; tests replace it through the module global."""
+    import time
+
+    return time.time()
+
+
+def _parse_time(value):
+    """Parse an RFC 3339 time (nanoseconds and offsets allowed) to epoch
+    seconds; None for a missing value or Go's zero time ("unknown")."""
+    import re
+    from datetime import datetime, timedelta, timezone
+
+    if not value or not isinstance(value, str) or value.startswith("0001-01-01"):
+        return None
+    match = re.match(
+        r"(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d):(\d\d)(?:\.(\d+))?"
+        r"(?:([Zz])|([+-])(\d\d):(\d\d))$", value)
+    if not match:
+        return None
+    y, mo, d, h, mi, s, frac, zulu, sign, oh, om = match.groups()
+    offset = timedelta(0)
+    if not zulu:
+        offset = timedelta(hours=int(oh), minutes=int(om))
+        offset = -offset if sign == "-" else offset
+    try:
+        moment = datetime(int(y), int(mo), int(d), int(h), int(mi), int(s),
+                          tzinfo=timezone(offset))
+    except ValueError:
+        return None
+    return moment.timestamp() + (float("0." + frac) if frac else 0.0)
+
+
+def _format_time(epoch) -> str:
+    """Format epoch seconds as RFC 3339 in UTC, as the official CLI does."""
+    import time
+
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(epoch)))
+
+
+def _stdin_is_terminal() -> bool:
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except (OSError, ValueError):
+        return False
+
+
+def _check_profile_name(name) -> str:
+    """Refuse profile names that cannot round-trip through files and keyrings."""
+    if not name or not name.strip():
+        raise UsageError("a profile name cannot be empty")
+    if not name.isprintable():
+        raise UsageError("profile name %r has control characters" % name)
+    if len(name) > 256:
+        raise UsageError("profile name is longer than 256 characters")
+    return name
+
+
+##############################################################################
+# Remote URLs
+##############################################################################
+
+
+def _parse_base_url(value, what):
+    """Check a `scheme://host[:port]` URL; return (scheme, host, port).
+
+    Anything with user info, a path, a query or a fragment is a usage error
+    naming the value; a lone trailing slash is dropped.
+    """
+    import re
+
+    match = re.match(
+        r"(https?)://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~%-]+)(?::(\d{1,5}))?/?$",
+        value or "")
+    if not match or (match.group(3) and not 0 < int(match.group(3)) < 65536):
+        raise UsageError(
+            "invalid %s %r: expected http(s)://host[:port] with no path, "
+            "query or user info" % (what, _clean(value)))
+    scheme, host, port = match.group(1), match.group(2).lower(), match.group(3)
+    if scheme == "http" and not _is_loopback(host):
+        raise UsageError(
+            "invalid %s %r: plain http is allowed only for localhost; "
+            "use https" % (what, _clean(value)))
+    return scheme, host, port
+
+
+def _is_loopback(host) -> bool:
+    host = host.strip("[]").lower()
+    if host in ("localhost", "::1") or host.endswith(".localhost"):
+        return True
+    parts = host.split(".")
+    return (len(parts) == 4 and parts[0] == "127"
+            and all(p.isdigit() and int(p) < 256 for p in parts))
+
+
+def _is_ip_or_localhost(host) -> bool:
+    host = host.strip("[]")
+    return (":" in host or host == "localhost"
+            or all(p.isdigit() for p in host.split(".")))
+
+
+def normalize_remote_url(value, what="remote URL") -> str:
+    """Validate a remote URL and return it without a trailing slash."""
+    scheme, host, port = _parse_base_url(value, what)
+    return "%s://%s%s" % (scheme, host, ":" + port if port else "")
+
+
+def management_url(remote_url) -> str:
+    """The management API base for a remote URL (SPEC section 3)."""
+    override = os.environ.get(ENV_MANAGEMENT_URL)
+    if override:
+        return normalize_remote_url(override, ENV_MANAGEMENT_URL)
+    scheme, host, port = _parse_base_url(remote_url, "remote URL")
+    if not _is_ip_or_localhost(host):
+        host = "api." + (host[4:] if host.startswith("app.") else host)
+    return "%s://%s%s" % (scheme, host, ":" + port if port else "")
+
+
+def _remote_host(remote_url) -> str:
+    """The remote's host without `app.` and port, for profile names."""
+    host = _parse_base_url(remote_url, "remote URL")[1]
+    return host[4:] if host.startswith("app.") else host
+
+
+##############################################################################
+# Auth file
+##############################################################################
+
+
+def config_dir():
+    """The config directory, or None where there is none (no home)."""
+    explicit = os.environ.get(ENV_CONFIG_DIR)
+    if explicit:
+        return os.path.abspath(explicit)
+    if sys.platform == "win32":
+        base = os.environ.get("APPDATA")
+        return os.path.join(base, "baseten") if base else None
+    home = _home_dir()
+    if sys.platform == "darwin":
+        return home and os.path.join(home, "Library", "Application Support",
+                                     "baseten")
+    xdg = os.environ.get("XDG_CONFIG_HOME", "")
+    if os.path.isabs(xdg):
+        return os.path.join(xdg, "baseten")
+    return home and os.path.join(home, ".config", "baseten")
+
+
+def _home_dir():
+    """The user's home directory, or None in a container without one."""
+    home = os.environ.get("HOME")
+    if home is not None:
+        return home if os.path.isabs(home) else None
+    home = os.path.expanduser("~")  # the passwd entry, if there is one
+    return home if os.path.isabs(home) else None
+
+
+def _require_config_dir() -> str:
+    path = config_dir()
+    if not path:
+        raise AuthFileError(
+            "no config directory: there is no home directory; set %s to a "
+            "writable directory (or use %s for a single command)"
+            % (ENV_CONFIG_DIR, ENV_API_KEY))
+    return path
+
+
+def auth_file_path():
+    """The path of auth.json, or None where there is no config directory."""
+    directory = config_dir()
+    return directory and os.path.join(directory, AUTH_FILE_NAME)
+
+
+def _empty_auth_data() -> dict:
+    return {"version": AUTH_FILE_VERSION, "current": "", "profiles": {}}
+
+
+def _load_auth_file(path) -> dict:
+    """Read auth.json; a missing file is an empty one."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except FileNotFoundError:
+        return _empty_auth_data()
+    except IsADirectoryError:
+        raise AuthFileError("cannot read %s: it is a directory" % path) from None
+    except OSError as e:
+        raise AuthFileError("cannot read %s: %s" % (path, e.strerror)) from None
+    return _decode_auth_data(raw, path)
+
+
+def _decode_auth_data(raw, path) -> dict:
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as e:
+        raise AuthFileError(
+            "%s is not valid JSON (%s); fix or remove it"
+            % (path, str(e).split(":")[0])) from None
+    if not isinstance(data, dict):
+        raise AuthFileError("%s is not a JSON object; fix or remove it" % path)
+    profiles = data.setdefault("profiles", {})
+    if not isinstance(profiles, dict) or not all(
+            isinstance(p, dict) for p in profiles.values()):
+        raise AuthFileError("%s: \"profiles\" is not an object of objects; "
+                            "fix or remove it" % path)
+    if not isinstance(data.get("current", ""), str):
+        raise AuthFileError("%s: \"current\" is not a string" % path)
+    return data
+
+
+def _write_auth_file(path, data):
+    """Replace auth.json atomically: a 0600 temp file, fsync, rename."""
+    directory = os.path.dirname(path)
+    _make_private_dir(directory)
+    content = (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode()
+    temp = "%s.%d.%s.tmp" % (path, os.getpid(), os.urandom(4).hex())
+    try:
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            _write_all(fd, content)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if os.path.islink(path):
+            raise AuthFileError("%s is a symbolic link; refusing to replace "
+                                "it" % path)
+        os.replace(temp, path)
+        _debug("wrote %s (via %s)", path, os.path.basename(temp))
+    except OSError as e:
+        raise AuthFileError("cannot write %s: %s" % (path, e.strerror)) from None
+    finally:
+        if os.path.exists(temp):
+            os.unlink(temp)
+    _fsync_dir(directory)
+
+
+def _write_all(fd, content):
+    view = memoryview(content)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _fsync_dir(directory):
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return  # Windows cannot open directories; the rename is enough there
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _make_private_dir(directory):
+    try:
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+    except OSError as e:
+        raise AuthFileError("cannot create %s: %s" % (directory, e.strerror)) from None
+
+
+class _AuthFileLock:
+    """An exclusive lock around a read-modify-write of auth.json.
+
+    The lock is a separate file (`auth.json.lock`), so that readers never
+    wait and the atomic rename of auth.json does not drop it.
+    """
+
+    def __init__(self, path):
+        self.path = path + ".lock"
+        self.fd = None
+
+    def __enter__(self):
+        _make_private_dir(os.path.dirname(self.path))
+        try:
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as e:
+            raise AuthFileError("cannot lock %s: %s"
+                                % (self.path, e.strerror)) from None
+        if sys.platform == "win32":
+            import msvcrt
+
+            msvcrt.locking(self.fd, msvcrt.LK_LOCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc_info):
+        os.close(self.fd)  # closing releases the lock on every platform
+
+
+##############################################################################
+# Keyring
+##############################################################################
+
+# === BEGIN KEYRING ===
+class KeyringUnavailable(Exception):
+    """Raised when a keyring backend cannot be used."""
+
+
+def _keyring_backend(platform=None):
+    """The keyring backend for this platform, or None (placeholder)."""
+    return None
+# === END KEYRING ===
+
+
+##############################################################################
+# Store
+##############################################################################
+
+
+class Credential:
+    """A resolved credential: the secret and where it came from.
+
+    `secret` is an API key (auth type api_key) or a dict with the keys
+    access_token, refresh_token and expiry (auth type oauth).
+    """
+
+    __slots__ = ("profile", "remote_url", "auth_type", "secret", "storage")
+
+    def __init__(self, profile, remote_url, auth_type, secret, storage):
+        self.profile = profile
+        self.remote_url = remote_url
+        self.auth_type = auth_type
+        self.secret = secret
+        self.storage = storage
+
+    def __repr__(self):
+        return "Credential(profile=%r, remote_url=%r, auth_type=%r, secret=***)" % (
+            self.profile, self.remote_url, self.auth_type)
+
+
+class Store:
+    """Profiles in auth.json, their secrets in the keyring or the file.
+
+    A profile's secret lives in exactly one place: the auth file when its
+    entry has `api_key` or `oauth_credential` (insecure storage), else the
+    keyring under service `baseten-profile`, account = profile name. Every
+    change is a read-modify-write of auth.json under `_AuthFileLock`, and
+    auth.json is replaced atomically, so concurrent processes never lose
+    each other's profiles and readers never see half a file.
+    """
+
+    def __init__(self, directory=None):
+        self.directory = directory
+        self.path = directory and os.path.join(directory, AUTH_FILE_NAME)
+        self._data = None
+
+    @classmethod
+    def default(cls):
+        """The store in the config directory of this user."""
+        return cls(config_dir())
+
+    # Reading ---------------------------------------------------------------
+
+    def data(self) -> dict:
+        """The auth file's content (read once, then cached)."""
+        if self._data is None:
+            if not self.path:
+                return _empty_auth_data()
+            self._data = _load_auth_file(self.path)
+            _debug("read %s", self.path)
+        return self._data
+
+    def profiles(self) -> dict:
+        """Profile name -> entry, as in the auth file."""
+        return self.data()["profiles"]
+
+    def current(self) -> str:
+        """The current profile's name, or ""."""
+        return self.data().get("current") or ""
+
+    def entry(self, name) -> dict:
+        """The entry of an existing profile; ProfileError if there is none."""
+        entry = self.profiles().get(name)
+        if entry is None:
+            raise ProfileError("no profile named %r; run: baseten auth login "
+                               "--profile %s" % (name, _shell_word(name)))
+        return entry
+
+    def storage(self, name) -> str:
+        """Where the profile's secret is kept: `file` or `keyring`."""
+        entry = self.entry(name)
+        return "file" if ("api_key" in entry or "oauth_credential" in entry) \
+            else "keyring"
+
+    def read_secret(self, name):
+        """The secret of a profile: the auth file's copy, else the keyring's."""
+        entry = self.entry(name)
+        auth_type = entry.get("auth_type")
+        if auth_type == "api_key" and entry.get("api_key"):
+            return entry["api_key"]
+        if auth_type == "oauth" and isinstance(entry.get("oauth_credential"), dict):
+            return _oauth_secret(entry["oauth_credential"])
+        if auth_type not in AUTH_TYPES:
+            raise AuthFileError("profile %r in %s has unknown auth type %r"
+                                % (name, self.path, auth_type))
+        secret = self._keyring_get(name)
+        if auth_type == "oauth":
+            return _decode_oauth_secret(secret, name)
+        return secret
+
+    def _keyring_get(self, name):
+        backend = _keyring_backend()
+        if backend is None:
+            raise ProfileError(
+                "no credential for profile %r: it is not in %s and no system "
+                "keyring is available; run: baseten auth login --profile %s"
+                % (name, self.path, _shell_word(name)))
+        try:
+            secret = backend.get(name)
+        except KeyringUnavailable as e:
+            raise ProfileError("cannot read the credential of profile %r from "
+                               "the keyring: %s" % (name, e)) from None
+        if not secret:
+            raise ProfileError(
+                "no credential for profile %r in the keyring (%s); run: "
+                "baseten auth login --profile %s"
+                % (name, backend.name, _shell_word(name)))
+        return secret
+
+    # Writing ---------------------------------------------------------------
+
+    def update(self, change):
+        """Apply change(data) to the auth file under the lock and save it."""
+        if not self.path:
+            _require_config_dir()
+        with _AuthFileLock(self.path):
+            data = _load_auth_file(self.path)
+            data.setdefault("version", AUTH_FILE_VERSION)
+            result = change(data)
+            _write_auth_file(self.path, data)
+        self._data = data
+        return result
+
+    def save_profile(self, name, remote_url, auth_type, secret,
+                     insecure=False, make_current=True) -> str:
+        """Store a profile whole, replacing any entry of that name.
+
+        Returns where the secret went: `keyring` or `file`.
+        """
+        self.check_writable()
+        entry = {"remote_url": remote_url, "auth_type": auth_type}
+        storage = "file" if insecure else self._keyring_set(name, secret)
+        if storage == "file":
+            entry.update(_secret_fields(auth_type, secret))
+
+        def change(data):
+            data["profiles"][name] = entry
+            if make_current:
+                data["current"] = name
+
+        self.update(change)
+        if storage == "file":
+            self._keyring_forget(name, quiet=True)
+        return storage
+
+    def save_secret(self, name, secret):
+        """Replace a profile's secret where it lives (after a refresh)."""
+        if self.storage(name) == "keyring":
+            if self._keyring_set(name, secret) == "keyring":
+                return
+        auth_type = self.entry(name)["auth_type"]
+
+        def change(data):
+            entry = data["profiles"].get(name)
+            if entry is not None:  # gone meanwhile: logged out by another run
+                entry.pop("api_key", None)
+                entry.pop("oauth_credential", None)
+                entry.update(_secret_fields(auth_type, secret))
+
+        self.update(change)
+
+    def remove_profile(self, name) -> bool:
+        """Remove a profile and its secret; True if it was current."""
+        self.check_writable()
+        in_keyring = self.storage(name) == "keyring"
+
+        def change(data):
+            data["profiles"].pop(name, None)
+            if data.get("current") == name:
+                data["current"] = ""
+                return True
+            return False
+
+        was_current = self.update(change)
+        self._keyring_forget(name, quiet=not in_keyring)
+        return was_current
+
+    def set_current(self, name):
+        """Make an existing profile the current one."""
+        self.entry(name)
+
+        def change(data):
+            if name not in data["profiles"]:
+                raise ProfileError("no profile named %r" % name)
+            data["current"] = name
+
+        self.update(change)
+
+    def check_writable(self):
+        """Fail early, changing nothing, when the auth file cannot be written."""
+        directory = _require_config_dir() if not self.directory else self.directory
+        probe = self.path if os.path.exists(self.path) else directory
+        while not os.path.exists(probe):
+            probe = os.path.dirname(probe)
+        if not os.access(probe, os.W_OK) or (
+                probe == self.path and not os.access(directory, os.W_OK)):
+            raise AuthFileError("cannot write %s: read-only (permission "
+                                "denied or read-only file system)" % self.path)
+
+    def _keyring_set(self, name, secret) -> str:
+        backend = _keyring_backend()
+        if backend is None:
+            _warn("no system keyring found; the credential of profile %r is "
+                  "stored in plain text in %s" % (name, self.path))
+            return "file"
+        try:
+            backend.set(name, _encode_secret(secret))
+        except KeyringUnavailable as e:
+            _warn("the system keyring (%s) could not be used: %s; the "
+                  "credential of profile %r is stored in plain text in %s"
+                  % (backend.name, e, name, self.path))
+            return "file"
+        _debug("stored the credential of profile %r in the keyring (%s)",
+               name, backend.name)
+        return "keyring"
+
+    def _keyring_forget(self, name, quiet):
+        backend = _keyring_backend()
+        if backend is None:
+            return
+        try:
+            backend.delete(name)
+        except KeyringUnavailable as e:
+            if not quiet:
+                _warn("could not remove the credential of profile %r from the "
+                      "keyring (%s): %s" % (name, backend.name, e))
+
+
+def _secret_fields(auth_type, secret) -> dict:
+    if auth_type == "api_key":
+        return {"api_key": secret}
+    return {"oauth_credential": dict(secret)}
+
+
+def _encode_secret(secret) -> str:
+    """The keyring value: the API key, or the OAuth credential as JSON."""
+    if isinstance(secret, dict):
+        return json.dumps(secret, separators=(",", ":"))
+    return secret
+
+
+def _oauth_secret(credential) -> dict:
+    return {"access_token": credential.get("access_token") or "",
+            "refresh_token": credential.get("refresh_token") or "",
+            "expiry": credential.get("expiry") or ZERO_TIME}
+
+
+def _decode_oauth_secret(text, name) -> dict:
+    try:
+        credential = json.loads(text)
+    except ValueError:
+        credential = None
+    if not isinstance(credential, dict):
+        raise ProfileError("the keyring entry of profile %r is not an OAuth "
+                           "credential; run: baseten auth login --profile %s"
+                           % (name, _shell_word(name)))
+    return _oauth_secret(credential)
+
+
+def _shell_word(word) -> str:
+    """Quote a word for a command line shown to the user."""
+    if word and all(c.isalnum() or c in "@%+=:,./-_" for c in word):
+        return word
+    return "'" + word.replace("'", "'\"'\"'") + "'"
+
+
+def resolve_profile(store, flag_profile=None, use_api_key_env=True):
+    """Which credential a command uses (SPEC section 2).
+
+    Returns (profile name or None for BASETEN_API_KEY, where it came from).
+    """
+    if flag_profile is not None:
+        store.entry(_check_profile_name(flag_profile))
+        return flag_profile, "--profile"
+    if use_api_key_env and os.environ.get(ENV_API_KEY):
+        return None, ENV_API_KEY
+    env_profile = os.environ.get(ENV_PROFILE)
+    if env_profile:
+        store.entry(env_profile)
+        return env_profile, ENV_PROFILE
+    current = store.current()
+    if current:
+        store.entry(current)
+        return current, "the current profile"
+    return None, None
+
+
+##############################################################################
+# HTTP
+##############################################################################
+
+
+def _user_agent() -> str:
+    return "baseten_auth/%s (python %d.%d)" % ((__version__,) + sys.version_info[:2])
+
+
+def http_request(method, url, authorization=None, form=None, secrets=()):
+    """Send one request; return (status, decoded JSON body or None).
+
+    4xx and 5xx answers are returned, not raised; the caller maps them (the
+    device flow needs the 400 bodies). Network failures raise NetworkError.
+    `secrets` are redacted from anything that reaches an error message.
+    """
+    import time
+    import urllib.error
+    import urllib.request
+
+    body = None
+    headers = {"User-Agent": _user_agent(), "Accept": "application/json"}
+    if authorization:
+        headers["Authorization"] = authorization
+    if form is not None:
+        import urllib.parse
+
+        body = urllib.parse.urlencode(form).encode()
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    request = urllib.request.Request(url, data=body, headers=headers,
+                                     method=method)
+    opener = urllib.request.build_opener(_safe_redirect_handler())
+    started = time.monotonic()
+    try:
+        with opener.open(request, timeout=HTTP_TIMEOUT) as response:
+            status, raw = response.status, response.read(HTTP_MAX_BODY + 1)
+    except urllib.error.HTTPError as e:
+        status, raw = e.code, _read_error_body(e)
+    except (urllib.error.URLError, OSError) as e:
+        reason = getattr(e, "reason", None) or e
+        raise NetworkError("cannot reach %s: %s" % (
+            url, _redact(_clean(reason), secrets))) from None
+    _debug("%s %s -> %d (%.0f ms)", method, url, status,
+           (time.monotonic() - started) * 1000)
+    if len(raw) > HTTP_MAX_BODY:
+        raise ServerError("the answer of %s is larger than %d bytes"
+                          % (url, HTTP_MAX_BODY))
+    return status, _decode_json_body(raw)
+
+
+def _read_error_body(error) -> bytes:
+    try:
+        return error.read(HTTP_MAX_BODY + 1)
+    except (OSError, ValueError):
+        return b""
+    finally:
+        error.close()
+
+
+def _decode_json_body(raw):
+    try:
+        return json.loads(raw.decode("utf-8")) if raw.strip() else None
+    except (UnicodeDecodeError, ValueError):
+        return None
+
+
+def _safe_redirect_handler():
+    import urllib.request
+
+    class SafeRedirectHandler(urllib.request.HTTPRedirectHandler):
+        """Drop the Authorization header when a redirect leaves the origin
+        or goes from https to http: urllib would send it anywhere."""
+
+        def redirect_request(self, req, fp, code, msg, headers, newurl):
+            new = super().redirect_request(req, fp, code, msg, headers, newurl)
+            if new is not None and not _same_origin(req.full_url, newurl):
+                new.remove_header("Authorization")
+                _debug("redirect to another origin: Authorization dropped")
+            return new
+
+    return SafeRedirectHandler()
+
+
+def _same_origin(old_url, new_url) -> bool:
+    import urllib.parse
+
+    old, new = urllib.parse.urlsplit(old_url), urllib.parse.urlsplit(new_url)
+    return (old.scheme, old.netloc) == (new.scheme, new.netloc) or (
+        old.netloc == new.netloc and (old.scheme, new.scheme) == ("http", "https"))
+
+
+def _raise_for_status(status, body, what):
+    """Map an HTTP error status to the error class of SPEC section 7."""
+    if status < 400:
+        return
+    detail = _error_detail(body)
+    message = "%s failed: HTTP %d%s" % (what, status, detail and ": " + detail)
+    if status in (401, 403):
+        raise AuthRejectedError(message)
+    if status == 404:
+        raise NotFoundError(message)
+    if status < 500:
+        raise RequestRejectedError(message)
+    raise ServerError(message)
+
+
+def _error_detail(body) -> str:
+    """The server's own error text, cleaned for the terminal, if it has one."""
+    if not isinstance(body, dict):
+        return ""
+    for key in ("error_description", "error", "detail", "message"):
+        if isinstance(body.get(key), str) and body[key]:
+            return _clean(body[key])[:300]
+    return ""
+
+
+def fetch_user(remote_url, authorization, secrets=()) -> dict:
+    """GET /v1/users/me with a credential; the account, or an error."""
+    url = management_url(remote_url) + "/v1/users/me"
+    status, body = http_request("GET", url, authorization, secrets=secrets)
+    _raise_for_status(status, body, "checking the credential")
+    if not isinstance(body, dict):
+        raise ServerError("%s answered something that is not a JSON object"
+                          % url)
+    return {key: body.get(key) if isinstance(body.get(key), str) else ""
+            for key in ("user_id", "email", "name", "workspace_name")}
+
+
+##############################################################################
+# Device flow
+##############################################################################
+
+
+##############################################################################
+# jq
+##############################################################################
+
+# === BEGIN JQ PUBLIC ===
+class JqError(Exception):
+    """Raised when a jq program fails at run time."""
+
+
+class JqSyntaxError(ValueError):
+    """Raised when a jq expression does not compile."""
+# === END JQ PUBLIC ===
+
+_JQ_LINE = sys._getframe().f_lineno
+_JQ_SOURCE = r'''
+'''  # end of _JQ_SOURCE
+
+_jq_namespace = None
+
+
+def _jq_engine():
+    """Compile and run the jq engine's source once; return its namespace."""
+    global _jq_namespace
+    if _jq_namespace is None:
+        # The leading newlines make tracebacks and linecache point at the
+        # right lines of this file.
+        code = compile("\n" * _JQ_LINE + _JQ_SOURCE, __file__, "exec")
+        namespace = {"__name__": __name__ + "._jq"}
+        namespace.update((name, value) for name, value in globals().items()
+                         if name.startswith("Jq") and isinstance(value, type))
+        exec(code, namespace)
+        _jq_namespace = namespace
+    return _jq_namespace
+
+
+def jq_compile(expression):
+    """Compile a jq expression; raise JqSyntaxError if it does not compile."""
+    return _jq_engine()["jq_compile"](expression)
+
+
+def jq_run(expression, value) -> list:
+    """Run a jq expression on one input; return the list of its outputs."""
+    return list(jq_compile(expression).run(value))
+
+
+##############################################################################
+# Output
+##############################################################################
+
+
+class Output:
+    """Where results go: the output format, an optional jq program, stdout."""
+
+    def __init__(self, output_format=None, jq_expression=None):
+        if jq_expression is not None and output_format in ("text", "none"):
+            raise UsageError("--jq filters JSON output; it cannot be used with "
+                             "--output %s" % output_format)
+        self.format = output_format or ("json" if jq_expression else "text")
+        self.jq_expression = jq_expression
+        self.program = None
+        if jq_expression is not None:
+            self.program = _compile_jq_for_cli(jq_expression)
+
+    def emit(self, result, text):
+        """Print one result: text lines, or the JSON object (filtered)."""
+        if self.format == "none":
+            return
+        if self.format == "text":
+            _print(text)
+        elif self.program is None:
+            _print(_dump_json(result, self.format == "json"))
+        else:
+            self._emit_filtered(result)
+
+    def _emit_filtered(self, result):
+        dumps = _jq_engine().get("jq_dumps")
+        indent = 2 if self.format == "json" else None
+        try:
+            for value in self.program.run(result):
+                _print(dumps(value, indent) if dumps else
+                       _dump_json(value, indent is not None))
+        except JqError as e:
+            raise BasetenAuthError("jq: " + str(e)) from None
+
+
+def _compile_jq_for_cli(expression):
+    try:
+        return jq_compile(expression)
+    except JqSyntaxError as e:
+        caret = e.caret() if hasattr(e, "caret") else ""
+        raise UsageError("jq: %s%s" % (e, caret and "\n" + caret)) from None
+
+
+def _dump_json(value, indented) -> str:
+    if indented:
+        return json.dumps(value, indent=2, ensure_ascii=False)
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _print(text):
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+##############################################################################
+# Commands
+##############################################################################
+
+
+def cmd_status(args, out):
+    """auth status: the resolved profile, remote and auth type."""
+    store = Store.default()
+    name, source = resolve_profile(store, args.profile)
+    if source == ENV_API_KEY:
+        remote = _env_remote_url()
+        result = {"profile": "", "remote_url": remote, "auth_type": "api_key"}
+        text = "Using API key from %s\n  Remote: %s" % (ENV_API_KEY, remote)
+    elif name is None:
+        if store.path is None and not os.environ.get(ENV_CONFIG_DIR):
+            _require_config_dir()
+        raise ProfileError("not logged in; run `baseten auth login` or set "
+                           + ENV_API_KEY)
+    else:
+        _debug("profile %r from %s", name, source)
+        entry = store.entry(name)
+        result = {"profile": name, "remote_url": entry.get("remote_url", ""),
+                  "auth_type": entry.get("auth_type", "")}
+        text = "%s\n  Remote: %s\n  Auth type: %s" % (
+            name, result["remote_url"], result["auth_type"])
+    out.emit(result, text)
+
+
+def _env_remote_url() -> str:
+    value = os.environ.get(ENV_REMOTE_URL)
+    return normalize_remote_url(value, ENV_REMOTE_URL) if value else DEFAULT_REMOTE_URL
+
+
+def cmd_switch(args, out):
+    """auth switch: make a profile the current one."""
+    store = Store.default()
+    name = args.profile
+    if name is None:
+        if not _stdin_is_terminal():
+            raise UsageError("no profile given; pass --profile NAME "
+                             "(the picker needs a terminal)")
+        name = _pick_profile(store)
+    store.entry(_check_profile_name(name))
+    store.set_current(name)
+    out.emit({"profile": name}, "Switched to %s" % name)
+
+
+def _pick_profile(store) -> str:
+    names = sorted(store.profiles())
+    if not names:
+        raise ProfileError("no profiles; run: baseten auth login")
+    current = store.current()
+    for number, name in enumerate(names, 1):
+        mark = " (current)" if name == current else ""
+        _write_stderr("  %d. %s%s" % (number, name, mark))
+    answer = _prompt("Switch to which profile? [1-%d] " % len(names))
+    if answer.isdigit() and 1 <= int(answer) <= len(names):
+        return names[int(answer) - 1]
+    if answer in names:
+        return answer
+    raise UsageError("no such choice: %r" % answer)
+
+
+def _prompt(question) -> str:
+    sys.stderr.write(question)
+    sys.stderr.flush()
+    line = sys.stdin.readline()
+    if not line:
+        raise UsageError("no answer (end of input)")
+    return line.strip()
+
+
+def cmd_logout(args, out):
+    """auth logout: remove a profile and its credential."""
+    store = Store.default()
+    name, _ = resolve_profile(store, args.profile, use_api_key_env=False)
+    if name is None:
+        _require_config_dir()
+        raise ProfileError("no profile to log out; pass --profile NAME")
+    store.check_writable()
+    if store.entry(name).get("auth_type") == "oauth":
+        _revoke_quietly(store, name)
+    store.remove_profile(name)
+    out.emit({"profile": name}, "Logged out %s" % name)
+
+
+def _revoke_quietly(store, name):
+    """Revoke an OAuth session; any failure is a warning (logout goes on)."""
+
+
+def cmd_login(args, out):
+    """auth login: check a credential with the server, then store it."""
+    if args.web and args.with_api_key:
+        raise UsageError("--web and --with-api-key cannot be used together")
+    interactive = _stdin_is_terminal()
+    if not args.web and not args.with_api_key:
+        if not interactive:
+            raise UsageError("choose a login method: --web (browser) or "
+                             "--with-api-key (reads the key from stdin)")
+        args.with_api_key = _ask_login_method() == "api_key"
+        args.web = not args.with_api_key
+    remote = (normalize_remote_url(args.remote_url, "--remote-url")
+              if args.remote_url else _env_remote_url())
+    management_url(remote)  # a bad override is a usage error before any I/O
+    if args.profile is not None:
+        _check_profile_name(args.profile)
+    store = Store.default()
+    store.check_writable()
+    if args.with_api_key:
+        result = _login_with_api_key(args, store, remote, interactive)
+    else:
+        result = _login_with_browser(args, store, remote)
+    out.emit(result, "Logged in as %s (%s) as profile %s" % (
+        _clean(result["email"]), _clean(result["workspace_name"]),
+        result["profile"]))
+
+
+def _ask_login_method() -> str:
+    _write_stderr("How would you like to log in?\n"
+                  "  1. In a browser (recommended)\n"
+                  "  2. With an API key")
+    answer = _prompt("Choose [1-2]: ")
+    if answer in ("1", ""):
+        return "web"
+    if answer == "2":
+        return "api_key"
+    raise UsageError("no such choice: %r" % answer)
+
+
+def _login_with_api_key(args, store, remote, interactive) -> dict:
+    name = args.profile
+    if name is None:
+        if not interactive:
+            raise UsageError("--profile is required with --with-api-key when "
+                             "stdin is not a terminal")
+        name = _check_profile_name(_prompt("Profile name: "))
+    key = _read_api_key(interactive)
+    user = fetch_user(remote, "Api-Key " + key, secrets=(key,))
+    store.save_profile(name, remote, "api_key", key,
+                       insecure=args.insecure_storage,
+                       make_current=not args.no_switch)
+    return dict({"profile": name}, **user)
+
+
+def _read_api_key(interactive) -> str:
+    if interactive:
+        import getpass
+
+        key = getpass.getpass("API key: ")
+    else:
+        key = sys.stdin.readline()
+    key = key.strip()
+    if not key:
+        raise UsageError("no API key given on stdin")
+    return key
+
+
+def _login_with_browser(args, store, remote) -> dict:
+    raise UsageError("browser login is not available yet; use --with-api-key")
+
+
+##############################################################################
+# Library API
+##############################################################################
+
+
+##############################################################################
+# CLI
+##############################################################################
+
+_DESCRIPTIONS = {
+    "auth": "Log in, log out, and manage Baseten credentials. Each set of "
+            "credentials is stored as a named profile. Select a profile per "
+            "command with --profile or the BASETEN_PROFILE environment "
+            "variable, or set the default with baseten auth switch. "
+            "Credentials are stored in the system keyring when available, "
+            "with a plaintext fallback in the config directory.",
+    "login": "Log in to Baseten through your browser (OAuth device flow) or "
+             "API key, storing a named profile. By default, opens a browser "
+             "for interactive login. Use --web to skip prompts (suitable for "
+             "non-TTY environments). Use --with-api-key to provide an API key "
+             "(reads from stdin, or prompts interactively if TTY). Browser "
+             "logins name the profile after your email; API key logins "
+             "require an explicit --profile name. The new profile becomes "
+             "current unless --no-switch is given.",
+    "logout": "Remove a stored profile and its credentials. Defaults to the "
+              "current profile; pass --profile to choose another. For OAuth "
+              "credentials, also revokes the session.",
+    "switch": "Set the current profile used when no profile is selected "
+              "with --profile or BASETEN_PROFILE.",
+    "status": "Show the resolved authentication state, including the "
+              "profile, remote, and auth type.",
+}
+
+_EXAMPLES = {
+    "login": [
+        ("Browser-based login (OAuth device flow)", "baseten auth login --web"),
+        ("Provide an API key on stdin under a named profile",
+         "echo $API_KEY | baseten auth login --with-api-key --profile <profile>"),
+        ("Print just the new profile name",
+         "baseten auth login --web --jq '.profile'"),
+    ],
+    "logout": [
+        ("Log out the current profile", "baseten auth logout"),
+        ("Log out a specific profile", "baseten auth logout --profile <profile>"),
+        ("Print just the logged-out profile name",
+         "baseten auth logout --jq '.profile'"),
+    ],
+    "switch": [
+        ("Switch to a specific profile non-interactively",
+         "baseten auth switch --profile <profile>"),
+        ("Print just the new current profile",
+         "baseten auth switch --profile <profile> --jq '.profile'"),
+    ],
+    "status": [
+        ("Show the current auth status", "baseten auth status"),
+        ("Print just the auth type", "baseten auth status --jq '.auth_type'"),
+    ],
+}
+
+_COMMANDS = {"login": cmd_login, "logout": cmd_logout, "switch": cmd_switch,
+             "status": cmd_status}
+
+
+def _argparse_classes():
+    """The parser and help formatter classes (argparse is imported here)."""
+    import argparse
+
+    class Parser(argparse.ArgumentParser):
+        """An ArgumentParser whose errors are UsageError (one line, exit 2)."""
+
+        def error(self, message):
+            raise UsageError("%s (see: %s --help)" % (message, self.prog))
+
+    class HelpFormatter(argparse.HelpFormatter):
+        """Wrap descriptions, but keep the examples' lines as written."""
+
+        def _fill_text(self, text, width, indent):
+            if text.startswith("examples:"):
+                return text
+            return super()._fill_text(text, width, indent)
+
+    return Parser, HelpFormatter
+
+
+def build_parser():
+    """The argparse parser of the whole CLI."""
+    parser_class, formatter_class = _argparse_classes()
+    parser = parser_class(prog="baseten", description="Baseten command line "
+                          "(authentication commands).")
+    parser.add_argument("--version", action="version",
+                        version="baseten_auth %s" % __version__)
+    groups = parser.add_subparsers(dest="group", metavar="COMMAND")
+    groups.required = True
+    auth = groups.add_parser("auth", help="manage Baseten credentials",
+                             description=_DESCRIPTIONS["auth"])
+    commands = auth.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+    common = _common_options(parser_class)
+    for name in ("login", "logout", "switch", "status"):
+        sub = commands.add_parser(
+            name, help=_DESCRIPTIONS[name].split(". ")[0].rstrip("."),
+            description=_DESCRIPTIONS[name], parents=[common],
+            epilog=_examples_text(name), formatter_class=formatter_class)
+        if name == "login":
+            _login_options(sub)
+    return parser
+
+
+def _common_options(parser_class):
+    common = parser_class(add_help=False)
+    common.add_argument("-o", "--output", choices=OUTPUT_FORMATS, default=None,
+                        help="output format (default text)")
+    common.add_argument("-q", "--jq", metavar="EXPR", default=None,
+                        help="filter JSON output with a jq expression; "
+                             "implies --output json")
+    common.add_argument("--profile", metavar="NAME", default=None,
+                        help="use a specific stored profile for this command, "
+                             "overriding BASETEN_PROFILE and the current "
+                             "profile")
+    common.add_argument("-v", "--verbose", action="store_true",
+                        help="enable verbose logging (never shows secrets)")
+    return common
+
+
+def _login_options(sub):
+    sub.add_argument("--web", action="store_true",
+                     help="use browser login without interactive prompts")
+    sub.add_argument("--with-api-key", action="store_true",
+                     help="read an API key from stdin")
+    sub.add_argument("--no-switch", action="store_true",
+                     help="store the profile without making it the current "
+                          "profile")
+    sub.add_argument("--insecure-storage", action="store_true",
+                     help="store credentials in plain text instead of the "
+                          "system keyring")
+    sub.add_argument("--remote-url", metavar="URL", default=None,
+                     help="Baseten remote URL for this profile (default %s)"
+                          % DEFAULT_REMOTE_URL)
+
+
+def _examples_text(name) -> str:
+    lines = ["examples:"]
+    for title, command in _EXAMPLES[name]:
+        lines += ["  # " + title, "  " + command, ""]
+    return "\n".join(lines).rstrip()
+
+
+def main(argv=None) -> int:
+    """Run the CLI; return the exit code."""
+    global _verbose
+    try:
+        args = build_parser().parse_args(argv)
+        _verbose = getattr(args, "verbose", False)
+        out = Output(args.output, args.jq)
+        _COMMANDS[args.command](args, out)
+        return EXIT_OK
+    except BasetenAuthError as e:
+        _write_stderr("error: %s" % e)
+        return e.exit_code
+    except KeyboardInterrupt:
+        _write_stderr("error: interrupted")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`| head`): nothing more to say to it.
+        sys.stdout = open(os.devnull, "w")
+        return EXIT_FAILURE
+
+
+if __name__ == "__main__":
+    sys.exit(main())
