@@ -40,8 +40,6 @@ Design notes:
   and reported once, by `main()`, as one line on stderr.
 """
 
-from __future__ import annotations
-
 import json
 import os
 import sys
@@ -330,12 +328,11 @@ def config_dir():
 
 
 def _home_dir():
-    """The user's home directory, or None in a container without one."""
+    """$HOME, or None. Like Go's os.UserConfigDir (the official CLI), the
+    passwd entry is not consulted: with HOME unset both tools agree that
+    there is no config directory unless BASETEN_CONFIG_DIR names one."""
     home = os.environ.get("HOME")
-    if home is not None:
-        return home if os.path.isabs(home) else None
-    home = os.path.expanduser("~")  # the passwd entry, if there is one
-    return home if os.path.isabs(home) else None
+    return home if home and os.path.isabs(home) else None
 
 
 def _require_config_dir() -> str:
@@ -447,20 +444,41 @@ class _AuthFileLock:
     """An exclusive lock around a read-modify-write of auth.json.
 
     The lock is a separate file (`auth.json.lock`), so that readers never
-    wait and the atomic rename of auth.json does not drop it.
+    wait and the atomic rename of auth.json does not drop it. It is
+    reentrant: a refresh holds it while it saves the new token pair. With
+    `optional`, a lock file that cannot be created (a read-only config
+    directory) is skipped: nothing can be written there anyway.
     """
 
     def __init__(self, path):
         self.path = path + ".lock"
         self.fd = None
+        self.depth = 0
+        self.optional = False
 
     def __enter__(self):
-        _make_private_dir(os.path.dirname(self.path))
+        self.depth += 1
+        if self.depth == 1:
+            self._acquire()
+        return self
+
+    def __exit__(self, *exc_info):
+        self.depth -= 1
+        if self.depth == 0 and self.fd is not None:
+            os.close(self.fd)  # closing releases the lock on every platform
+            self.fd = None
+
+    def _acquire(self):
         try:
+            _make_private_dir(os.path.dirname(self.path))
             self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        except OSError as e:
-            raise AuthFileError("cannot lock %s: %s"
-                                % (self.path, e.strerror)) from None
+        except (OSError, AuthFileError) as e:
+            if self.optional:
+                _debug("no lock (%s): the config directory is read-only", e)
+                return
+            self.depth -= 1
+            raise AuthFileError("cannot lock %s: %s" % (
+                self.path, getattr(e, "strerror", None) or e)) from None
         if sys.platform == "win32":
             import msvcrt
 
@@ -469,10 +487,6 @@ class _AuthFileLock:
             import fcntl
 
             fcntl.flock(self.fd, fcntl.LOCK_EX)
-        return self
-
-    def __exit__(self, *exc_info):
-        os.close(self.fd)  # closing releases the lock on every platform
 
 
 ##############################################################################
@@ -511,6 +525,24 @@ class Credential:
         self.secret = secret
         self.storage = storage
 
+    @property
+    def token(self) -> str:
+        """The API key, or the OAuth access token."""
+        if isinstance(self.secret, dict):
+            return self.secret.get("access_token") or ""
+        return self.secret
+
+    @property
+    def authorization(self) -> str:
+        """The value of the Authorization header for this credential."""
+        scheme = "Bearer " if self.auth_type == "oauth" else "Api-Key "
+        return scheme + self.token
+
+    @property
+    def management_url(self) -> str:
+        """The management API base URL of the credential's remote."""
+        return management_url(self.remote_url)
+
     def __repr__(self):
         return "Credential(profile=%r, remote_url=%r, auth_type=%r, secret=***)" % (
             self.profile, self.remote_url, self.auth_type)
@@ -531,6 +563,7 @@ class Store:
         self.directory = directory
         self.path = directory and os.path.join(directory, AUTH_FILE_NAME)
         self._data = None
+        self._lock = None
 
     @classmethod
     def default(cls):
@@ -543,10 +576,15 @@ class Store:
         """The auth file's content (read once, then cached)."""
         if self._data is None:
             if not self.path:
-                return _empty_auth_data()
+                _require_config_dir()
             self._data = _load_auth_file(self.path)
             _debug("read %s", self.path)
         return self._data
+
+    def reload(self):
+        """Forget the cached content: the next read sees other processes'
+        changes."""
+        self._data = None
 
     def profiles(self) -> dict:
         """Profile name -> entry, as in the auth file."""
@@ -607,11 +645,19 @@ class Store:
 
     # Writing ---------------------------------------------------------------
 
-    def update(self, change):
-        """Apply change(data) to the auth file under the lock and save it."""
+    def lock(self, optional=False):
+        """The auth file lock (reentrant within this store)."""
         if not self.path:
             _require_config_dir()
-        with _AuthFileLock(self.path):
+        if self._lock is None:
+            self._lock = _AuthFileLock(self.path)
+        if self._lock.depth == 0:
+            self._lock.optional = optional
+        return self._lock
+
+    def update(self, change):
+        """Apply change(data) to the auth file under the lock and save it."""
+        with self.lock():
             data = _load_auth_file(self.path)
             data.setdefault("version", AUTH_FILE_VERSION)
             result = change(data)
@@ -916,6 +962,357 @@ def fetch_user(remote_url, authorization, secrets=()) -> dict:
 ##############################################################################
 
 
+class DeviceAuthorization:
+    """The answer to an RFC 8628 device authorization request (section 3.2).
+
+    device_code: the secret the client polls with; never shown or logged.
+    user_code: what the user types on the verification page.
+    verification_uri / verification_uri_complete: the page, without and
+        with the user code filled in.
+    expires_in: seconds until both codes expire.
+    interval: seconds to wait between polls (default 5).
+    """
+
+    __slots__ = ("device_code", "user_code", "verification_uri",
+                 "verification_uri_complete", "expires_in", "interval")
+
+    def __init__(self, body):
+        if not isinstance(body, dict):
+            body = {}
+        for name in ("device_code", "user_code", "verification_uri"):
+            if not isinstance(body.get(name), str) or not body[name]:
+                raise ServerError("the device authorization answer has no %s"
+                                  % name)
+        self.device_code = body["device_code"]
+        self.user_code = _clean(body["user_code"])
+        self.verification_uri = _clean(body["verification_uri"])
+        complete = body.get("verification_uri_complete")
+        self.verification_uri_complete = (
+            _clean(complete) if isinstance(complete, str) and complete else None)
+        self.expires_in = _positive_number(body.get("expires_in"), 900)
+        self.interval = _positive_number(body.get("interval"), 5)
+
+    def __repr__(self):
+        return "DeviceAuthorization(user_code=%r, device_code=***)" % (
+            self.user_code)
+
+
+def _positive_number(value, default):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return default
+    return value if value > 0 else default
+
+
+class DeviceFlow:
+    """The OAuth 2.0 device authorization grant (RFC 8628) against Baseten.
+
+    `start()` asks for a device code; `wait()` polls the token endpoint until
+    the user approves in the browser, refuses, or the code expires, and
+    returns the token response. The clock, the sleep and the request
+    function are attributes so that tests run the loop without waiting.
+    """
+
+    def __init__(self, remote_url, request=None, clock=None, sleep=None):
+        self.base = management_url(remote_url)
+        self.request = request or http_request
+        self.clock = clock or _monotonic
+        self.sleep = sleep or _sleep
+
+    def start(self) -> DeviceAuthorization:
+        """Send the device authorization request (RFC 8628 section 3.1)."""
+        status, body = self.request(
+            "POST", self.base + "/v1/users/auth/device/authorize",
+            form={"client_id": CLIENT_ID})
+        _raise_for_status(status, body, "starting the browser login")
+        return DeviceAuthorization(body)
+
+    def wait(self, authorization, on_wait=None) -> dict:
+        """Poll until the login completes; return the token response."""
+        deadline = self.clock() + authorization.expires_in
+        interval = authorization.interval
+        while True:
+            # RFC 8628 section 3.5: wait the interval before every poll.
+            (on_wait or self.sleep)(interval)
+            if self.clock() >= deadline:
+                raise _expired_error()
+            outcome, value = self._poll(authorization)
+            _debug("device flow poll: %s", outcome)
+            if outcome == "done":
+                return value
+            if outcome == "slow_down":
+                # Section 3.5: add 5 seconds, or take the server's interval.
+                interval = value or interval + 5
+                _debug("device flow: interval now %s s", interval)
+            elif outcome == "retry":
+                interval = min(max(interval, value or 0), 60)
+
+    def _poll(self, authorization):
+        """One token request: ("done", tokens), ("pending", None),
+        ("slow_down", new interval or None) or ("retry", delay)."""
+        form = {"grant_type": "urn:ietf:params:oauth:grant-type:device_code",
+                "device_code": authorization.device_code,
+                "client_id": CLIENT_ID}
+        try:
+            status, body = self.request(
+                "POST", self.base + "/v1/users/auth/device/token", form=form,
+                secrets=(authorization.device_code,))
+        except (NetworkError, ServerError) as e:
+            _debug("device flow: %s; trying again", e)
+            return "retry", None
+        if status == 200:
+            return "done", _token_response(body)
+        return _poll_error(status, body)
+
+
+def _poll_error(status, body):
+    error = body.get("error") if isinstance(body, dict) else None
+    if error == "authorization_pending":
+        return "pending", None
+    if error == "slow_down":
+        interval = body.get("interval")
+        return "slow_down", _positive_number(interval, None)
+    if error == "access_denied":
+        raise AuthRejectedError("the login was denied in the browser")
+    if error == "expired_token":
+        raise _expired_error()
+    if status == 429 or status >= 500:
+        return "retry", None
+    _raise_for_status(status if status >= 400 else 502, body,
+                      "completing the browser login")
+    raise ServerError("the token endpoint answered HTTP %d without a token"
+                      % status)
+
+
+def _expired_error():
+    return AuthRejectedError("the login code expired before it was approved; "
+                             "run: baseten auth login")
+
+
+def _token_response(body) -> dict:
+    """Check a token endpoint answer (RFC 6749 section 5.1)."""
+    if not isinstance(body, dict) or not isinstance(
+            body.get("access_token"), str) or not body["access_token"]:
+        raise ServerError("the token endpoint answered without an access token")
+    return body
+
+
+def _oauth_credential(tokens, old_refresh_token="") -> dict:
+    """The stored form of a token response; expiry = now + expires_in."""
+    expires_in = _positive_number(tokens.get("expires_in"), None)
+    refresh = tokens.get("refresh_token")
+    return {"access_token": tokens["access_token"],
+            "refresh_token": refresh if isinstance(refresh, str) and refresh
+            else old_refresh_token,
+            "expiry": _format_time(_now() + expires_in) if expires_in
+            else ZERO_TIME}
+
+
+def _monotonic() -> float:
+    import time
+
+    return time.monotonic()
+
+
+def _sleep(seconds):
+    import time
+
+    time.sleep(seconds)
+
+
+class _Spinner:
+    """Shows that the login is waiting: a spinner on a terminal, else one
+    plain line, so that logs stay readable."""
+
+    FRAMES = "|/-\\"
+
+    def __init__(self, sleep=None):
+        self.sleep = sleep or _sleep
+        self.frame = 0
+        self.tty = _is_terminal(sys.stderr)
+        if not self.tty:
+            _write_stderr("Waiting for the login to be approved in the browser...")
+
+    def __call__(self, seconds):
+        """Wait the given seconds, turning the spinner meanwhile."""
+        if not self.tty:
+            return self.sleep(seconds)
+        end = _monotonic() + seconds
+        while True:
+            left = end - _monotonic()
+            if left <= 0:
+                return None
+            sys.stderr.write("\r%s Waiting for the login to be approved in "
+                             "the browser..." % self.FRAMES[self.frame % 4])
+            sys.stderr.flush()
+            self.frame += 1
+            self.sleep(min(left, 0.2))
+
+    def done(self):
+        if self.tty:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+
+
+def _is_terminal(stream) -> bool:
+    try:
+        return stream is not None and stream.isatty()
+    except (OSError, ValueError):
+        return False
+
+
+def open_browser(url) -> bool:
+    """Try to open url in a graphical browser; True if one was started.
+
+    Python's webbrowser may pick a text-mode browser (lynx, w3m) that takes
+    over the terminal, so it is used only when BROWSER says which browser
+    the user wants. Without a display nothing is started: the printed URL
+    is enough.
+    """
+    if os.environ.get("BROWSER"):
+        import webbrowser
+
+        return _quietly(webbrowser.open, url)
+    if sys.platform == "darwin":
+        return _start_detached(["open", url])
+    if sys.platform == "win32":
+        return _quietly(os.startfile, url)
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        _debug("no display: not opening a browser")
+        return False
+    for opener in ("xdg-open", "gio", "x-www-browser", "sensible-browser"):
+        argv = [opener, "open", url] if opener == "gio" else [opener, url]
+        if _start_detached(argv):
+            return True
+    return False
+
+
+def _quietly(function, url) -> bool:
+    try:
+        return bool(function(url)) is not False
+    except Exception as e:  # any browser failure: the URL is printed anyway
+        _debug("opening a browser failed: %s", e)
+        return False
+
+
+def _start_detached(argv) -> bool:
+    import shutil
+    import subprocess
+
+    path = shutil.which(argv[0])
+    if not path:
+        return False
+    try:
+        subprocess.Popen([path] + argv[1:], stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         start_new_session=True)
+    except OSError as e:
+        _debug("%s failed: %s", argv[0], e)
+        return False
+    _debug("started %s", argv[0])
+    return True
+
+
+def browser_login(remote_url, flow=None, browser=None) -> dict:
+    """Run the device flow to the end; return the OAuth credential."""
+    flow = flow or DeviceFlow(remote_url)
+    authorization = flow.start()
+    page = authorization.verification_uri_complete or authorization.verification_uri
+    _write_stderr("To log in, open %s and enter the code: %s"
+                  % (authorization.verification_uri, authorization.user_code))
+    if (browser or open_browser)(page):
+        _write_stderr("Opened the page in your browser.")
+    spinner = _Spinner(flow.sleep)
+    try:
+        tokens = flow.wait(authorization, on_wait=spinner)
+    finally:
+        spinner.done()
+    return _oauth_credential(tokens)
+
+
+##############################################################################
+# OAuth credentials: refresh and revocation
+##############################################################################
+
+
+def _needs_refresh(credential) -> bool:
+    if not credential.get("access_token"):
+        return True
+    expiry = _parse_time(credential.get("expiry"))
+    return expiry is not None and expiry - _now() <= REFRESH_MARGIN
+
+
+def refresh_oauth(remote_url, credential, request=None) -> dict:
+    """Use the refresh grant (RFC 6749 section 6); the new credential."""
+    refresh_token = credential.get("refresh_token")
+    if not refresh_token:
+        raise AuthRejectedError("no refresh token")
+    url = management_url(remote_url) + "/v1/users/auth/device/token"
+    status, body = (request or http_request)(
+        "POST", url, form={"grant_type": "refresh_token",
+                           "refresh_token": refresh_token,
+                           "client_id": CLIENT_ID},
+        secrets=(refresh_token, credential.get("access_token") or ""))
+    error = body.get("error") if isinstance(body, dict) else None
+    if error == "invalid_grant" or (status == 400 and error in (
+            "invalid_client", "unauthorized_client")):
+        raise AuthRejectedError("the refresh token was rejected (%s)" % error)
+    _raise_for_status(status, body, "refreshing the access token")
+    return _oauth_credential(_token_response(body), refresh_token)
+
+
+def fresh_credential(store, name) -> Credential:
+    """The profile's credential, with an OAuth access token refreshed first
+    when it is missing, expired or about to expire.
+
+    The refresh happens under the auth file lock, after reading the secret
+    again: a second process waiting on the lock then finds the new pair
+    instead of spending a refresh token that was already rotated.
+    """
+    entry = store.entry(name)
+    credential = Credential(name, entry.get("remote_url") or DEFAULT_REMOTE_URL,
+                            entry.get("auth_type"), store.read_secret(name),
+                            store.storage(name))
+    if credential.auth_type != "oauth" or not _needs_refresh(credential.secret):
+        return credential
+    with store.lock(optional=True):
+        store.reload()
+        credential.secret = store.read_secret(name)
+        if _needs_refresh(credential.secret):
+            credential.secret = _refresh_for_profile(store, credential)
+    return credential
+
+
+def _refresh_for_profile(store, credential) -> dict:
+    name = credential.profile
+    _debug("refreshing the access token of profile %r", name)
+    try:
+        new = refresh_oauth(credential.remote_url, credential.secret)
+    except AuthRejectedError as e:
+        raise AuthRejectedError(
+            "the session of profile %r has expired or was revoked (%s); run: "
+            "baseten auth login --profile %s" % (name, e, _shell_word(name))
+        ) from None
+    try:
+        store.save_secret(name, new)
+    except AuthFileError as e:
+        _warn("the refreshed access token of profile %r is used for this run "
+              "only: %s" % (name, e))
+    return new
+
+
+def _revoke_quietly(store, name):
+    """Revoke an OAuth session; any failure is a warning (logout goes on)."""
+    try:
+        credential = fresh_credential(store, name)
+        url = management_url(credential.remote_url) + "/v1/users/auth/logout"
+        token = credential.secret["access_token"]
+        status, body = http_request("POST", url, "Bearer " + token,
+                                    form={}, secrets=(token,))
+        _raise_for_status(status, body, "revoking the session")
+    except BasetenAuthError as e:
+        _warn("could not revoke the session of profile %r: %s" % (name, e))
+
+
 ##############################################################################
 # jq
 ##############################################################################
@@ -969,11 +1366,12 @@ def jq_run(expression, value) -> list:
 class Output:
     """Where results go: the output format, an optional jq program, stdout."""
 
-    def __init__(self, output_format=None, jq_expression=None):
+    def __init__(self, output_format=None, jq_expression=None, streamed=False):
         if jq_expression is not None and output_format in ("text", "none"):
             raise UsageError("--jq filters JSON output; it cannot be used with "
                              "--output %s" % output_format)
-        self.format = output_format or ("json" if jq_expression else "text")
+        jq_format = "jsonl" if streamed else "json"
+        self.format = output_format or (jq_format if jq_expression else "text")
         self.jq_expression = jq_expression
         self.program = None
         if jq_expression is not None:
@@ -989,6 +1387,14 @@ class Output:
             _print(_dump_json(result, self.format == "json"))
         else:
             self._emit_filtered(result)
+
+    def emit_all(self, results, texts):
+        """Print the results of a streamed command: a JSON array, or one
+        line (and one jq run) per result for jsonl."""
+        if self.format == "json":
+            return self.emit(results, "")
+        for result, text in zip(results, texts):
+            self.emit(result, text)
 
     def _emit_filtered(self, result):
         dumps = _jq_engine().get("jq_dumps")
@@ -1027,25 +1433,93 @@ def _print(text):
 
 def cmd_status(args, out):
     """auth status: the resolved profile, remote and auth type."""
+    if args.all:
+        return _status_all(args, out)
     store = Store.default()
-    name, source = resolve_profile(store, args.profile)
+    name, source = _resolve_or_fail(store, args.profile)
     if source == ENV_API_KEY:
         remote = _env_remote_url()
         result = {"profile": "", "remote_url": remote, "auth_type": "api_key"}
         text = "Using API key from %s\n  Remote: %s" % (ENV_API_KEY, remote)
-    elif name is None:
-        if store.path is None and not os.environ.get(ENV_CONFIG_DIR):
-            _require_config_dir()
-        raise ProfileError("not logged in; run `baseten auth login` or set "
-                           + ENV_API_KEY)
     else:
-        _debug("profile %r from %s", name, source)
         entry = store.entry(name)
         result = {"profile": name, "remote_url": entry.get("remote_url", ""),
                   "auth_type": entry.get("auth_type", "")}
         text = "%s\n  Remote: %s\n  Auth type: %s" % (
             name, result["remote_url"], result["auth_type"])
+    if args.check:
+        user = _check_credential(_credential_for(store, name, source))
+        result.update(email=user["email"], workspace_name=user["workspace_name"],
+                      valid=True)
+        text += "\n  Logged in as %s (%s)" % (
+            _clean(user["email"]), _clean(user["workspace_name"]))
     out.emit(result, text)
+
+
+def _resolve_or_fail(store, flag_profile):
+    """resolve_profile, with `not logged in` when nothing resolves."""
+    name, source = resolve_profile(store, flag_profile)
+    if source is None:
+        raise ProfileError("not logged in; run `baseten auth login` or set "
+                           + ENV_API_KEY)
+    _debug("profile %r from %s", name, source)
+    return name, source
+
+
+def _credential_for(store, name, source) -> Credential:
+    """The credential to use: BASETEN_API_KEY's, or the profile's (fresh)."""
+    if source == ENV_API_KEY:
+        return Credential(None, _env_remote_url(), "api_key",
+                          os.environ[ENV_API_KEY], "environment")
+    return fresh_credential(store, name)
+
+
+def _check_credential(credential) -> dict:
+    """Ask GET /v1/users/me whether the credential works."""
+    try:
+        return fetch_user(credential.remote_url, credential.authorization,
+                          secrets=(credential.token,))
+    except AuthRejectedError as e:
+        if credential.profile is None:
+            raise AuthRejectedError("the API key in %s was rejected (%s)"
+                                    % (ENV_API_KEY, e)) from None
+        raise AuthRejectedError(
+            "the credential of profile %r was rejected (%s); run: baseten "
+            "auth login --profile %s" % (credential.profile, e,
+                                         _shell_word(credential.profile))
+        ) from None
+
+
+def _status_all(args, out):
+    """auth status --all: every stored profile, one result each."""
+    if args.check or args.profile is not None:
+        raise UsageError("--all cannot be combined with --check or --profile")
+    results = _profile_summaries(Store.default())
+    if not results:
+        _write_stderr("no stored profiles; run: baseten auth login")
+    texts = ["%s%s\n  Remote: %s\n  Auth type: %s\n  Storage: %s" % (
+        r["profile"], " (current)" if r["current"] else "", r["remote_url"],
+        r["auth_type"], r["storage"]) for r in results]
+    out.emit_all(results, texts)
+
+
+def _profile_summaries(store) -> list:
+    current = store.current()
+    return [{"profile": name, "remote_url": entry.get("remote_url", ""),
+             "auth_type": entry.get("auth_type", ""),
+             "current": name == current, "storage": store.storage(name)}
+            for name, entry in sorted(store.profiles().items())]
+
+
+def cmd_token(args, out):
+    """auth token: print the resolved credential's secret for scripts."""
+    store = Store.default()
+    name, source = _resolve_or_fail(store, args.profile)
+    credential = _credential_for(store, name, source)
+    result = {"profile": name or "", "auth_type": credential.auth_type,
+              "token": credential.token,
+              "authorization": credential.authorization}
+    out.emit(result, credential.token)
 
 
 def _env_remote_url() -> str:
@@ -1063,6 +1537,7 @@ def cmd_switch(args, out):
                              "(the picker needs a terminal)")
         name = _pick_profile(store)
     store.entry(_check_profile_name(name))
+    store.check_writable()
     store.set_current(name)
     out.emit({"profile": name}, "Switched to %s" % name)
 
@@ -1097,17 +1572,12 @@ def cmd_logout(args, out):
     store = Store.default()
     name, _ = resolve_profile(store, args.profile, use_api_key_env=False)
     if name is None:
-        _require_config_dir()
         raise ProfileError("no profile to log out; pass --profile NAME")
     store.check_writable()
     if store.entry(name).get("auth_type") == "oauth":
         _revoke_quietly(store, name)
     store.remove_profile(name)
     out.emit({"profile": name}, "Logged out %s" % name)
-
-
-def _revoke_quietly(store, name):
-    """Revoke an OAuth session; any failure is a warning (logout goes on)."""
 
 
 def cmd_login(args, out):
@@ -1178,12 +1648,176 @@ def _read_api_key(interactive) -> str:
 
 
 def _login_with_browser(args, store, remote) -> dict:
-    raise UsageError("browser login is not available yet; use --with-api-key")
+    credential = browser_login(remote)
+    secrets = (credential["access_token"], credential["refresh_token"])
+    user = fetch_user(remote, "Bearer " + credential["access_token"], secrets)
+    name = args.profile or _profile_name_for(user, remote)
+    store.save_profile(name, remote, "oauth", credential,
+                       insecure=args.insecure_storage,
+                       make_current=not args.no_switch)
+    return dict({"profile": name}, **user)
+
+
+def _profile_name_for(user, remote) -> str:
+    """EMAIL, or EMAIL:HOST for a remote other than the default."""
+    email = user.get("email")
+    if not email:
+        raise UsageError("the account has no email address to name the "
+                         "profile after; pass --profile NAME")
+    if remote != DEFAULT_REMOTE_URL:
+        email = "%s:%s" % (email, _remote_host(remote))
+    return _check_profile_name(email)
+
+
+def cmd_completion(args) -> int:
+    """completion: print a shell completion script."""
+    if args.list_profiles:
+        try:
+            names = sorted(Store.default().profiles())
+        except BasetenAuthError:
+            names = []  # completion must never print an error into a prompt
+        _print("\n".join(names)) if names else None
+        return EXIT_OK
+    if not args.shell:
+        raise UsageError("name a shell: bash, zsh or fish")
+    _print(_COMPLETION_SCRIPTS[args.shell](_cli_tree()))
+    return EXIT_OK
+
+
+def _cli_tree() -> dict:
+    """{command path: [its options]} from the parser, for completion."""
+    import argparse
+
+    tree = {}
+
+    def walk(parser, path):
+        options = [o for a in parser._actions for o in a.option_strings
+                   if a.help != argparse.SUPPRESS and o.startswith("--")]
+        choices = [c for a in parser._actions if not a.option_strings
+                   and a.choices and not isinstance(a.choices, dict)
+                   for c in a.choices]
+        tree[path] = choices + sorted(options)
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    walk(sub, (path + " " + name).strip())
+
+    walk(build_parser(), "")
+    return tree
+
+
+def _bash_completion(tree) -> str:
+    cases = "\n".join(
+        '        "%s") words="%s" ;;' % (path, " ".join(
+            [p.split()[-1] for p in tree if p.startswith(path) and p != path
+             and len(p.split()) == len(path.split()) + 1] + tree[path]))
+        for path in tree)
+    return _BASH_TEMPLATE.replace("@CASES@", cases)
+
+
+_BASH_TEMPLATE = """# bash completion for baseten (baseten_auth)
+_baseten() {
+    local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
+    local IFS=$'\\n' path="" word words i
+    case "$prev" in
+        --profile)
+            COMPREPLY=($(compgen -W "$(baseten completion --list-profiles \\
+                2>/dev/null)" -- "$cur"))
+            return ;;
+        -o|--output) COMPREPLY=($(compgen -W $'text\\njson\\njsonl\\nnone' -- "$cur"))
+            return ;;
+        -q|--jq|--remote-url) return ;;
+    esac
+    for ((i = 1; i < COMP_CWORD; i++)); do
+        word=${COMP_WORDS[i]}
+        case "$word" in -*) continue ;; esac
+        case "$path" in
+            "") [[ $word == auth || $word == completion ]] && path=$word ;;
+            auth) path="auth $word" ;;
+        esac
+    done
+    case "$path" in
+@CASES@
+    esac
+    COMPREPLY=($(IFS=' '; compgen -W "$words" -- "$cur"))
+}
+complete -F _baseten baseten
+"""
+
+
+def _zsh_completion(tree) -> str:
+    return ("#compdef baseten\n# zsh completion for baseten (baseten_auth), "
+            "through bash's\nautoload -U +X bashcompinit && bashcompinit\n"
+            + _bash_completion(tree))
+
+
+def _fish_completion(tree) -> str:
+    lines = ["# fish completion for baseten (baseten_auth)",
+             "complete -c baseten -f",
+             "complete -c baseten -n __fish_use_subcommand -a 'auth completion'",
+             "complete -c baseten -n '__fish_seen_subcommand_from auth; and not "
+             "__fish_seen_subcommand_from login logout switch status token' "
+             "-a 'login logout switch status token'",
+             "complete -c baseten -n '__fish_seen_subcommand_from completion' "
+             "-a 'bash zsh fish'"]
+    for path, options in tree.items():
+        if path.startswith("auth "):
+            for option in options:
+                lines.append(
+                    "complete -c baseten -n '__fish_seen_subcommand_from %s' "
+                    "-l %s%s" % (path.split()[1], option[2:], _fish_argument(option)))
+    return "\n".join(lines)
+
+
+def _fish_argument(option) -> str:
+    if option == "--profile":
+        return " -r -a '(baseten completion --list-profiles 2>/dev/null)'"
+    if option == "--output":
+        return " -r -a 'text json jsonl none'"
+    return " -r" if option in ("--jq", "--remote-url") else ""
+
+
+_COMPLETION_SCRIPTS = {"bash": _bash_completion, "zsh": _zsh_completion,
+                       "fish": _fish_completion}
 
 
 ##############################################################################
 # Library API
 ##############################################################################
+
+# A small API for programs that vendor this file. Everything else in the
+# module is private (its names start with `_`) or may change.
+
+
+def get_credential(profile=None) -> Credential:
+    """The credential a command would use (SPEC section 2), refreshed.
+
+    `profile` plays the part of --profile. Raises BasetenAuthError (with an
+    `exit_code`) when nothing resolves or the credential cannot be used.
+    """
+    store = Store.default()
+    name, source = _resolve_or_fail(store, profile)
+    return _credential_for(store, name, source)
+
+
+def authorization_header(profile=None) -> str:
+    """The `Authorization` header value of the resolved credential."""
+    return get_credential(profile).authorization
+
+
+def list_profiles() -> list:
+    """Every stored profile: dicts with profile, remote_url, auth_type,
+    current and storage (never the secret)."""
+    return _profile_summaries(Store.default())
+
+
+def get_profile(name) -> dict:
+    """One stored profile, as list_profiles() describes it."""
+    for profile in list_profiles():
+        if profile["profile"] == name:
+            return profile
+    raise ProfileError("no profile named %r" % name)
+
 
 
 ##############################################################################
@@ -1211,7 +1845,13 @@ _DESCRIPTIONS = {
     "switch": "Set the current profile used when no profile is selected "
               "with --profile or BASETEN_PROFILE.",
     "status": "Show the resolved authentication state, including the "
-              "profile, remote, and auth type.",
+              "profile, remote, and auth type. With --all, list every stored "
+              "profile; with --check, also ask the server whether the "
+              "credential works (exit 3 when it is rejected).",
+    "token": "Print the resolved credential (an API key, or an OAuth access "
+             "token refreshed as needed) for use in scripts. This is the one "
+             "command that prints a secret, and only on stdout.",
+    "completion": "Print a completion script for bash, zsh or fish.",
 }
 
 _EXAMPLES = {
@@ -1237,37 +1877,64 @@ _EXAMPLES = {
     "status": [
         ("Show the current auth status", "baseten auth status"),
         ("Print just the auth type", "baseten auth status --jq '.auth_type'"),
+        ("List every stored profile", "baseten auth status --all"),
+        ("Check that the credential still works", "baseten auth status --check"),
+    ],
+    "token": [
+        ("Call the API with the resolved credential",
+         'curl -H "Authorization: Api-Key $(baseten auth token)" ...'),
+        ("Print the whole Authorization header value",
+         "baseten auth token --jq '.authorization'"),
+    ],
+    "completion": [
+        ("Enable completion in the current bash", "source <(baseten completion bash)"),
+        ("Install it for fish",
+         "baseten completion fish > ~/.config/fish/completions/baseten.fish"),
     ],
 }
-
-_COMMANDS = {"login": cmd_login, "logout": cmd_logout, "switch": cmd_switch,
-             "status": cmd_status}
-
 
 def _argparse_classes():
     """The parser and help formatter classes (argparse is imported here)."""
     import argparse
 
-    class Parser(argparse.ArgumentParser):
-        """An ArgumentParser whose errors are UsageError (one line, exit 2)."""
-
-        def error(self, message):
-            raise UsageError("%s (see: %s --help)" % (message, self.prog))
-
     class HelpFormatter(argparse.HelpFormatter):
         """Wrap descriptions, but keep the examples' lines as written."""
+
+        def __init__(self, prog):
+            # argparse would import shutil (4 ms) for the terminal width on
+            # every run, even without --help: it checks each new option with
+            # a formatter.
+            try:
+                width = os.get_terminal_size(sys.stderr.fileno()).columns
+            except (OSError, ValueError, AttributeError):
+                width = int(os.environ.get("COLUMNS", "80") or 80)
+            super().__init__(prog, width=max(width, 40) - 2)
 
         def _fill_text(self, text, width, indent):
             if text.startswith("examples:"):
                 return text
             return super()._fill_text(text, width, indent)
 
+    class Parser(argparse.ArgumentParser):
+        """An ArgumentParser whose errors are UsageError (one line, exit 2)."""
+
+        def __init__(self, *args, **kwargs):
+            kwargs.setdefault("formatter_class", HelpFormatter)
+            super().__init__(*args, **kwargs)
+
+        def error(self, message):
+            raise UsageError("%s (see: %s --help)" % (message, self.prog))
+
     return Parser, HelpFormatter
 
 
-def build_parser():
-    """The argparse parser of the whole CLI."""
-    parser_class, formatter_class = _argparse_classes()
+def build_parser(argv=None):
+    """The argparse parser of the whole CLI.
+
+    Given the command line, only the command it names gets its options:
+    building every command's options costs more than running `status`.
+    """
+    parser_class = _argparse_classes()[0]
     parser = parser_class(prog="baseten", description="Baseten command line "
                           "(authentication commands).")
     parser.add_argument("--version", action="version",
@@ -1278,15 +1945,37 @@ def build_parser():
                              description=_DESCRIPTIONS["auth"])
     commands = auth.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
+    wanted = _named_command(argv)
     common = _common_options(parser_class)
-    for name in ("login", "logout", "switch", "status"):
+    for name in ("login", "logout", "switch", "status", "token"):
+        full = wanted in (None, name)
         sub = commands.add_parser(
             name, help=_DESCRIPTIONS[name].split(". ")[0].rstrip("."),
-            description=_DESCRIPTIONS[name], parents=[common],
-            epilog=_examples_text(name), formatter_class=formatter_class)
-        if name == "login":
-            _login_options(sub)
+            description=_DESCRIPTIONS[name], parents=[common] if full else [],
+            epilog=_examples_text(name))
+        if full:
+            _COMMAND_OPTIONS.get(name, lambda sub: None)(sub)
+    _completion_parser(groups)
     return parser
+
+
+def _named_command(argv):
+    """The auth command that argv names, if it names one plainly."""
+    if argv and len(argv) > 1 and argv[0] == "auth" and argv[1] in _COMMANDS:
+        return argv[1]
+    return None
+
+
+def _completion_parser(groups):
+    completion = groups.add_parser(
+        "completion", help=_DESCRIPTIONS["completion"].rstrip("."),
+        description=_DESCRIPTIONS["completion"],
+        epilog=_examples_text("completion"))
+    completion.add_argument("shell", choices=("bash", "zsh", "fish"), nargs="?")
+    # Used by the completion scripts to offer profile names; not in --help
+    # ("==SUPPRESS==" is argparse.SUPPRESS).
+    completion.add_argument("--list-profiles", action="store_true",
+                            help="==SUPPRESS==")
 
 
 def _common_options(parser_class):
@@ -1321,6 +2010,16 @@ def _login_options(sub):
                           % DEFAULT_REMOTE_URL)
 
 
+def _status_options(sub):
+    sub.add_argument("--all", action="store_true",
+                     help="list every stored profile, the current one marked")
+    sub.add_argument("--check", action="store_true",
+                     help="also ask the server whether the credential works")
+
+
+_COMMAND_OPTIONS = {"login": _login_options, "status": _status_options}
+
+
 def _examples_text(name) -> str:
     lines = ["examples:"]
     for title, command in _EXAMPLES[name]:
@@ -1328,13 +2027,21 @@ def _examples_text(name) -> str:
     return "\n".join(lines).rstrip()
 
 
+_COMMANDS = {"login": cmd_login, "logout": cmd_logout, "switch": cmd_switch,
+             "status": cmd_status, "token": cmd_token}
+
+
 def main(argv=None) -> int:
     """Run the CLI; return the exit code."""
     global _verbose
     try:
-        args = build_parser().parse_args(argv)
-        _verbose = getattr(args, "verbose", False)
-        out = Output(args.output, args.jq)
+        if argv is None:
+            argv = sys.argv[1:]
+        args = build_parser(argv).parse_args(argv)
+        if args.group == "completion":
+            return cmd_completion(args)
+        _verbose = args.verbose
+        out = Output(args.output, args.jq, streamed=getattr(args, "all", False))
         _COMMANDS[args.command](args, out)
         return EXIT_OK
     except BasetenAuthError as e:
