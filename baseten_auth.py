@@ -40,6 +40,8 @@ Design notes:
   and reported once, by `main()`, as one line on stderr.
 """
 
+from __future__ import annotations
+
 import json
 import os
 import sys
@@ -65,6 +67,8 @@ REFRESH_MARGIN = 10
 HTTP_TIMEOUT = 30
 #: Largest response body read from the server, in bytes.
 HTTP_MAX_BODY = 1 << 20
+#: Largest auth file read; a larger one is reported, not parsed.
+AUTH_FILE_MAX_BYTES = 16 << 20
 #: Go's zero time, written by the official CLI for "expiry unknown".
 ZERO_TIME = "0001-01-01T00:00:00Z"
 
@@ -233,6 +237,9 @@ def _check_profile_name(name) -> str:
         raise UsageError("a profile name cannot be empty")
     if not name.isprintable():
         raise UsageError("profile name %r has control characters" % name)
+    if name.startswith("-"):
+        # Keyring tools would read it as an option.
+        raise UsageError("profile name %r starts with '-'" % name)
     if len(name) > 256:
         raise UsageError("profile name is longer than 256 characters")
     return name
@@ -356,17 +363,35 @@ def _empty_auth_data() -> dict:
 
 
 def _load_auth_file(path) -> dict:
-    """Read auth.json; a missing file is an empty one."""
+    """Read auth.json; a missing or empty file is an empty store."""
     try:
         with open(path, "rb") as f:
-            raw = f.read()
+            _warn_if_exposed(path, os.fstat(f.fileno()))
+            raw = f.read(AUTH_FILE_MAX_BYTES + 1)
     except FileNotFoundError:
         return _empty_auth_data()
     except IsADirectoryError:
         raise AuthFileError("cannot read %s: it is a directory" % path) from None
     except OSError as e:
         raise AuthFileError("cannot read %s: %s" % (path, e.strerror)) from None
+    if len(raw) > AUTH_FILE_MAX_BYTES:
+        raise AuthFileError("%s is larger than %d MiB; it cannot be an auth "
+                            "file" % (path, AUTH_FILE_MAX_BYTES >> 20))
+    if not raw.strip():
+        return _empty_auth_data()
     return _decode_auth_data(raw, path)
+
+
+def _warn_if_exposed(path, status):
+    """Warn once when others may read the auth file (like netrc, but a
+    warning: the next write makes it 0600 again)."""
+    if sys.platform != "win32" and status.st_mode & 0o077 and path not in _warned:
+        _warned.add(path)
+        _warn("%s is readable by other users (mode %04o); it is made 0600 "
+              "on the next change" % (path, status.st_mode & 0o777))
+
+
+_warned = set()
 
 
 def _decode_auth_data(raw, path) -> dict:
@@ -376,6 +401,9 @@ def _decode_auth_data(raw, path) -> dict:
         raise AuthFileError(
             "%s is not valid JSON (%s); fix or remove it"
             % (path, str(e).split(":")[0])) from None
+    except RecursionError:
+        raise AuthFileError("%s is nested too deeply to be an auth file; fix "
+                            "or remove it" % path) from None
     if not isinstance(data, dict):
         raise AuthFileError("%s is not a JSON object; fix or remove it" % path)
     profiles = data.setdefault("profiles", {})
@@ -389,7 +417,12 @@ def _decode_auth_data(raw, path) -> dict:
 
 
 def _write_auth_file(path, data):
-    """Replace auth.json atomically: a 0600 temp file, fsync, rename."""
+    """Replace auth.json atomically: a 0600 temp file, fsync, rename.
+
+    A symbolic link is followed: the file it points to is replaced, and
+    the link stays.
+    """
+    path = os.path.realpath(path)
     directory = os.path.dirname(path)
     _make_private_dir(directory)
     content = (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode()
@@ -401,9 +434,6 @@ def _write_auth_file(path, data):
             os.fsync(fd)
         finally:
             os.close(fd)
-        if os.path.islink(path):
-            raise AuthFileError("%s is a symbolic link; refusing to replace "
-                                "it" % path)
         os.replace(temp, path)
         _debug("wrote %s (via %s)", path, os.path.basename(temp))
     except OSError as e:
@@ -412,6 +442,36 @@ def _write_auth_file(path, data):
         if os.path.exists(temp):
             os.unlink(temp)
     _fsync_dir(directory)
+    _remove_stale_temp_files(path)
+
+
+def _remove_stale_temp_files(path):
+    """Remove temp files of writers that were killed mid-write."""
+    if sys.platform == "win32":
+        return  # os.kill(pid, 0) would terminate the process there
+    directory, prefix = os.path.split(path)
+    try:
+        names = [n for n in os.listdir(directory)
+                 if n.startswith(prefix + ".") and n.endswith(".tmp")]
+    except OSError:
+        return
+    for name in names:
+        pid = name[len(prefix) + 1:].split(".")[0]
+        if pid.isdigit() and not _process_exists(int(pid)):
+            try:
+                os.unlink(os.path.join(directory, name))
+            except OSError:
+                pass
+
+
+def _process_exists(pid) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (OSError, ValueError, OverflowError):
+        return True  # not ours to judge (another user's, or Windows)
+    return True
 
 
 def _write_all(fd, content):
@@ -838,13 +898,23 @@ def _user_agent() -> str:
     return "baseten_auth/%s (python %d.%d)" % ((__version__,) + sys.version_info[:2])
 
 
+class HttpResponse(tuple):
+    """(status, decoded JSON body or None), plus the `headers`."""
+
+    def __new__(cls, status, body, headers=None):
+        response = tuple.__new__(cls, (status, body))
+        response.headers = headers or {}
+        return response
+
+
 def http_request(method, url, authorization=None, form=None, secrets=()):
-    """Send one request; return (status, decoded JSON body or None).
+    """Send one request; return an HttpResponse (status, JSON body or None).
 
     4xx and 5xx answers are returned, not raised; the caller maps them (the
     device flow needs the 400 bodies). Network failures raise NetworkError.
     `secrets` are redacted from anything that reaches an error message.
     """
+    import http.client
     import time
     import urllib.error
     import urllib.request
@@ -864,11 +934,12 @@ def http_request(method, url, authorization=None, form=None, secrets=()):
     started = time.monotonic()
     try:
         with opener.open(request, timeout=HTTP_TIMEOUT) as response:
-            status, raw = response.status, response.read(HTTP_MAX_BODY + 1)
+            status, headers = response.status, response.headers
+            raw = response.read(HTTP_MAX_BODY + 1)
     except urllib.error.HTTPError as e:
-        status, raw = e.code, _read_error_body(e)
-    except (urllib.error.URLError, OSError) as e:
-        reason = getattr(e, "reason", None) or e
+        status, headers, raw = e.code, e.headers, _read_error_body(e)
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as e:
+        reason = getattr(e, "reason", None) or e or type(e).__name__
         raise NetworkError("cannot reach %s: %s" % (
             url, _redact(_clean(reason), secrets))) from None
     _debug("%s %s -> %d (%.0f ms)", method, url, status,
@@ -876,13 +947,15 @@ def http_request(method, url, authorization=None, form=None, secrets=()):
     if len(raw) > HTTP_MAX_BODY:
         raise ServerError("the answer of %s is larger than %d bytes"
                           % (url, HTTP_MAX_BODY))
-    return status, _decode_json_body(raw)
+    return HttpResponse(status, _decode_json_body(raw), headers)
 
 
 def _read_error_body(error) -> bytes:
+    import http.client
+
     try:
         return error.read(HTTP_MAX_BODY + 1)
-    except (OSError, ValueError):
+    except (OSError, ValueError, http.client.HTTPException):
         return b""
     finally:
         error.close()
@@ -1027,12 +1100,16 @@ class DeviceFlow:
         return DeviceAuthorization(body)
 
     def wait(self, authorization, on_wait=None) -> dict:
-        """Poll until the login completes; return the token response."""
+        """Poll until the login completes; return the token response.
+
+        on_wait(seconds) does the waiting (a spinner); default: sleep.
+        """
+        wait = on_wait or self.sleep
         deadline = self.clock() + authorization.expires_in
-        interval = authorization.interval
+        interval = delay = authorization.interval
         while True:
             # RFC 8628 section 3.5: wait the interval before every poll.
-            (on_wait or self.sleep)(interval)
+            wait(delay)
             if self.clock() >= deadline:
                 raise _expired_error()
             outcome, value = self._poll(authorization)
@@ -1041,10 +1118,14 @@ class DeviceFlow:
                 return value
             if outcome == "slow_down":
                 # Section 3.5: add 5 seconds, or take the server's interval.
-                interval = value or interval + 5
+                interval = delay = value or interval + 5
                 _debug("device flow: interval now %s s", interval)
             elif outcome == "retry":
-                interval = min(max(interval, value or 0), 60)
+                # A struggling server: back off, doubling up to 60 s and at
+                # least what Retry-After asks, until the device code expires.
+                delay = min(max(delay * 2, value or 0, interval), 60)
+            else:
+                delay = interval
 
     def _poll(self, authorization):
         """One token request: ("done", tokens), ("pending", None),
@@ -1053,14 +1134,17 @@ class DeviceFlow:
                 "device_code": authorization.device_code,
                 "client_id": CLIENT_ID}
         try:
-            status, body = self.request(
+            response = self.request(
                 "POST", self.base + "/v1/users/auth/device/token", form=form,
                 secrets=(authorization.device_code,))
         except (NetworkError, ServerError) as e:
             _debug("device flow: %s; trying again", e)
             return "retry", None
+        status, body = response
         if status == 200:
             return "done", _token_response(body)
+        if status == 429 or status >= 500:
+            return "retry", _retry_after(getattr(response, "headers", None))
         return _poll_error(status, body)
 
 
@@ -1075,12 +1159,19 @@ def _poll_error(status, body):
         raise AuthRejectedError("the login was denied in the browser")
     if error == "expired_token":
         raise _expired_error()
-    if status == 429 or status >= 500:
-        return "retry", None
     _raise_for_status(status if status >= 400 else 502, body,
                       "completing the browser login")
     raise ServerError("the token endpoint answered HTTP %d without a token"
                       % status)
+
+
+def _retry_after(headers):
+    """Seconds from a Retry-After header in the delay form, or None."""
+    value = headers.get("Retry-After") if headers else None
+    try:
+        return min(max(int(value), 0), 300) if value else None
+    except ValueError:
+        return None  # an HTTP date: the doubling backoff will do
 
 
 def _expired_error():
