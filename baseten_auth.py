@@ -554,13 +554,513 @@ class _AuthFileLock:
 ##############################################################################
 
 # === BEGIN KEYRING ===
+# Secrets go to the system keyring by running a tool that is already there,
+# so the module needs no third-party package:
+#
+#   SecretToolBackend     `secret-tool` (libsecret; Linux and BSD)
+#   PythonKeyringBackend  the `keyring` command of the Python keyring package
+#   MacOSSecurityBackend  `/usr/bin/security` (macOS)
+#
+# The entries are the official CLI's (go-keyring): service "baseten-profile",
+# account = profile name; on the Secret Service the attributes `service` and
+# `username` and the label "Password for 'PROFILE' on 'baseten-profile'"; on
+# macOS the value "go-keyring-base64:" + base64. Either tool reads the
+# other's entries.
+#
+# Rules for every call: the secret travels on stdin, never in argv (readable
+# by every user in /proc) or the environment; stdin is always given, so no
+# tool can prompt on an inherited terminal; the child runs in a new session
+# (no controlling tty, and its whole process group is killed on timeout);
+# and every call has a timeout, because a keyring waiting on an unlock
+# dialog, a wedged daemon or a D-Bus activation that never answers blocks
+# the tools for 25 s, 50 s, 120 s or forever.
+
+KEYRING_TIMEOUT_ENV = "BASETEN_KEYRING_TIMEOUT"
+_KEYRING_DEFAULT_TIMEOUT = 10.0
+
+# secret-tool silently stores only the first 8192 bytes of a longer secret
+# (and exits 0), so longer ones are refused before the call.
+_SECRET_TOOL_MAX_BYTES = 8191
+
+# `security -i` cuts input lines at 4095 bytes and runs the rest as another
+# command: the whole add command, newline included, must fit.
+_SECURITY_MAX_LINE = 4095
+
+# Where macOS keeps the tool; go-keyring runs it by this absolute path too.
+_SECURITY_PATH = "/usr/bin/security"
+
+# Exit statuses of macOS `security` (the OSStatus & 0xFF).
+_SECURITY_NOT_FOUND = 44  # errSecItemNotFound
+_SECURITY_STATUS = {
+    36: "the keychain is locked and cannot ask for the password here",
+    45: "a duplicate item exists",
+    2: "usage error",
+}
+
+
 class KeyringUnavailable(Exception):
     """Raised when a keyring backend cannot be used."""
 
 
-def _keyring_backend(platform=None):
-    """The keyring backend for this platform, or None (placeholder)."""
-    return None
+def _keyring_timeout() -> float:
+    """Return the per-call timeout: BASETEN_KEYRING_TIMEOUT, else 10 s."""
+    value = os.environ.get(KEYRING_TIMEOUT_ENV, "")
+    if value:
+        try:
+            seconds = float(value)
+        except ValueError:
+            seconds = 0.0
+        if seconds > 0 and seconds == seconds and seconds != float("inf"):
+            return seconds
+        _debug("ignoring %s=%r: not a positive number of seconds",
+               KEYRING_TIMEOUT_ENV, value)
+    return _KEYRING_DEFAULT_TIMEOUT
+
+
+def _keyring_bytes(secret: str) -> bytes:
+    if not isinstance(secret, str):
+        raise TypeError("a secret must be a str")
+    try:
+        return secret.encode("utf-8")
+    except UnicodeEncodeError:
+        raise KeyringUnavailable("the secret is not valid text") from None
+
+
+def _keyring_text(data: bytes, what: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise KeyringUnavailable(what + " is not UTF-8 text") from None
+
+
+def _decode_go_keyring(value: str) -> str:
+    """Undo go-keyring's macOS encodings; other values are returned as is."""
+    if value.startswith("go-keyring-base64:"):
+        import base64
+
+        data = value[len("go-keyring-base64:"):]
+        try:
+            return base64.b64decode(data, validate=True).decode("utf-8")
+        except ValueError:  # binascii.Error, UnicodeDecodeError
+            _debug("keyring: value has a go-keyring-base64 prefix but does not "
+                   "decode; using it as is")
+    elif value.startswith("go-keyring-encoded:"):
+        try:
+            return bytes.fromhex(value[len("go-keyring-encoded:"):]).decode("utf-8")
+        except ValueError:
+            _debug("keyring: value has a go-keyring-encoded prefix but does not "
+                   "decode; using it as is")
+    return value
+
+
+def _keyring_kill(proc):
+    """Kill a timed-out tool and everything it started, then reap it."""
+    import signal
+
+    try:
+        # start_new_session made the tool a process-group leader; its
+        # children (a pyenv shim's python, a shell's sleep) die with it and
+        # release the pipes.
+        os.killpg(proc.pid, signal.SIGKILL)
+    except OSError:
+        proc.kill()
+    proc.wait()
+    for pipe in (proc.stdin, proc.stdout, proc.stderr):
+        if pipe:
+            pipe.close()
+
+
+def _run_keyring_tool(argv, stdin=b"", env=None):
+    """Run a keyring tool; return (exit status, stdout, stderr) as bytes.
+
+    Raise KeyringUnavailable when it cannot be started or does not finish
+    within the timeout. `stdin` may hold the secret: it is never logged.
+    """
+    import subprocess
+    import time
+
+    timeout = _keyring_timeout()
+    name = os.path.basename(argv[0])
+    start = time.monotonic()
+    try:
+        proc = subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, env=env, start_new_session=True,
+        )
+    except (OSError, ValueError) as e:
+        _debug("keyring: cannot run %s: %s", argv, e)
+        reason = getattr(e, "strerror", None) or "invalid argument"
+        raise KeyringUnavailable("cannot run %s: %s" % (name, reason)) from None
+    try:
+        out, err = proc.communicate(stdin, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _keyring_kill(proc)
+        _debug("keyring: %s timed out after %.3f s", argv, time.monotonic() - start)
+        raise KeyringUnavailable(
+            "%s did not answer within %g s (a locked keyring waiting for a "
+            "password, or no keyring daemon?); set %s to wait longer"
+            % (name, timeout, KEYRING_TIMEOUT_ENV)
+        ) from None
+    except BaseException:
+        _keyring_kill(proc)  # Ctrl-C: do not leave the tool behind
+        raise
+    _debug("keyring: %s exited %d in %.3f s", argv, proc.returncode,
+           time.monotonic() - start)
+    return proc.returncode, out, err
+
+
+def _keyring_first_line(data: bytes) -> str:
+    """The first line of a tool's stderr, for messages (not for the secret)."""
+    text = data.decode("utf-8", "replace").strip()
+    return text.splitlines()[0][:200] if text else ""
+
+
+class KeyringBackend:
+    """A system keyring reached through a command-line tool.
+
+    get() returns None when the profile has no entry; delete() returns
+    whether something was deleted. All three raise KeyringUnavailable when
+    the keyring cannot be used (missing tool, no bus, locked, timed out,
+    failed); the message says why and never holds the secret.
+    """
+
+    name = ""
+    program = ""
+
+    def __init__(self, path: str | None = None):
+        self.path = path
+
+    def __repr__(self):
+        return "<%s path=%r>" % (type(self).__name__, self.path)
+
+    def check(self):
+        """Raise KeyringUnavailable, cheaply, if this backend cannot work here."""
+        self._tool()
+
+    def _tool(self) -> str:
+        """The tool's absolute path; a relative PATH entry must not matter."""
+        if self.path is None:
+            import shutil
+
+            found = shutil.which(self.program)
+            if not found:
+                raise KeyringUnavailable(self.program + " is not on PATH")
+            self.path = os.path.abspath(found)
+        elif not os.access(self.path, os.X_OK) or os.path.isdir(self.path):
+            raise KeyringUnavailable(self.path + " is not an executable file")
+        return self.path
+
+    def get(self, profile: str) -> str | None:
+        """Return the secret of a profile, or None when there is none."""
+        raise NotImplementedError
+
+    def set(self, profile: str, secret: str) -> None:
+        """Store the secret of a profile, replacing any previous one."""
+        raise NotImplementedError
+
+    def delete(self, profile: str) -> bool:
+        """Remove the secret of a profile; tell whether there was one."""
+        raise NotImplementedError
+
+    def _failure(self, action, rc, err=b"", detail=None) -> KeyringUnavailable:
+        reason = detail if detail is not None else _keyring_first_line(err)
+        message = "%s %s failed (exit status %d)" % (self.name, action, rc)
+        return KeyringUnavailable(message + (": " + reason if reason else ""))
+
+
+class SecretToolBackend(KeyringBackend):
+    """The Secret Service (GNOME Keyring, KWallet, KeePassXC) via secret-tool."""
+
+    name = "secret-tool"
+    program = "secret-tool"
+
+    def check(self):
+        """Fail when secret-tool is missing or there is no D-Bus session."""
+        super().check()
+        reason = _no_session_bus()
+        if reason:
+            raise KeyringUnavailable(reason)
+
+    def _run(self, args, stdin=b""):
+        # A UTF-8 locale: under C/POSIX secret-tool rejects any non-ASCII
+        # argument (a profile named "jösé"), and its messages are English.
+        env = dict(os.environ, LC_ALL="C.UTF-8")
+        return _run_keyring_tool([self._tool()] + args, stdin, env)
+
+    def _attributes(self, profile):
+        return ["service", KEYRING_SERVICE, "username", profile]
+
+    def get(self, profile):
+        rc, out, err = self._run(["lookup"] + self._attributes(profile))
+        if rc == 0:
+            # The exact bytes: secret-tool adds a newline only on a tty.
+            value = _keyring_text(out, "the keyring entry of " + repr(profile))
+            return _decode_go_keyring(value)
+        if rc == 1 and not err.strip():
+            self._raise_if_locked(profile, "lookup")
+            return None
+        raise self._failure("lookup", rc, err)
+
+    def set(self, profile, secret):
+        data = _keyring_bytes(secret)
+        if len(data) > _SECRET_TOOL_MAX_BYTES:
+            raise KeyringUnavailable(
+                "the secret is too long for secret-tool (%d bytes, at most %d)"
+                % (len(data), _SECRET_TOOL_MAX_BYTES))
+        label = "Password for '%s' on '%s'" % (profile, KEYRING_SERVICE)
+        args = ["store", "--label=" + label] + self._attributes(profile)
+        rc, _, err = self._run(args, data)
+        if rc != 0:
+            raise self._failure("store", rc, err)
+        if b"too long" in err:
+            # It stored a truncated secret and still exited 0: undo that.
+            self._run(["clear"] + self._attributes(profile))
+            raise self._failure("store", rc, err)
+
+    def delete(self, profile):
+        # `clear` removes every matching item, duplicates included.
+        rc, _, err = self._run(["clear"] + self._attributes(profile))
+        if rc == 0:
+            return True
+        if rc == 1 and not err.strip():
+            self._raise_if_locked(profile, "clear")
+            return False
+        raise self._failure("clear", rc, err)
+
+    def _raise_if_locked(self, profile, action):
+        # lookup and clear exit 1 silently both when nothing matches and when
+        # the collection is locked (the unlock prompt was dismissed).
+        # `search` lists a locked item without its secret, so it tells them
+        # apart. Its output may hold a secret, so it is only tested, never
+        # shown.
+        rc, out, _ = self._run(["search"] + self._attributes(profile))
+        if rc == 0 and out.lstrip().startswith(b"[/"):
+            raise KeyringUnavailable(
+                "secret-tool %s failed: the keyring is locked" % action)
+
+
+def _no_session_bus() -> str | None:
+    """Say why there is no D-Bus session bus, or None if there may be one.
+
+    Only looks at the environment and the file system: starting a tool to
+    ask costs more than the call it would save.
+    """
+    address = os.environ.get("DBUS_SESSION_BUS_ADDRESS", "")
+    if not address:
+        runtime_dir = os.environ.get("XDG_RUNTIME_DIR", "")
+        # GDBus (secret-tool) also finds a bus at $XDG_RUNTIME_DIR/bus.
+        if runtime_dir and _keyring_is_socket(os.path.join(runtime_dir, "bus")):
+            return None
+        return ("no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is unset and "
+                "there is no $XDG_RUNTIME_DIR/bus)")
+    # An address is a ;-separated list of alternatives. When every one is a
+    # unix:path= socket that does not exist, no tool can connect.
+    paths = []
+    for alternative in address.split(";"):
+        transport, _, params = alternative.partition(":")
+        options = dict(p.partition("=")[::2] for p in params.split(","))
+        if transport != "unix" or "path" not in options:
+            return None
+        paths.append(_dbus_unescape(options["path"]))
+    if any(_keyring_is_socket(path) for path in paths):
+        return None
+    return "no D-Bus session bus (no socket at %s)" % ", ".join(paths)
+
+
+def _dbus_unescape(value: str) -> str:
+    """Undo the %XX escapes of a D-Bus address value."""
+    import urllib.parse  # small: does not load urllib.request
+
+    return urllib.parse.unquote(value)
+
+
+def _keyring_is_socket(path: str) -> bool:
+    import stat
+
+    try:
+        return stat.S_ISSOCK(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
+class PythonKeyringBackend(KeyringBackend):
+    """Whatever backend the Python `keyring` command is configured to use."""
+
+    name = "keyring"
+    program = "keyring"
+
+    # A `keyring set` over an item without its `application` attribute
+    # (written by secret-tool or go-keyring) adds a second item, and readers
+    # keep seeing the old one; deleting first avoids that. Bounded, in case
+    # a backend reports success without deleting.
+    _MAX_DELETES = 10
+
+    def _run(self, args, stdin=b""):
+        # UTF-8 on the tool's stdin and stdout, whatever the user's locale.
+        env = dict(os.environ, PYTHONIOENCODING="utf-8")
+        return _run_keyring_tool([self._tool()] + args, stdin, env)
+
+    def get(self, profile):
+        rc, out, err = self._run(["get", KEYRING_SERVICE, profile])
+        if rc == 0:
+            value = _keyring_text(out, "the keyring entry of " + repr(profile))
+            # print() added exactly one newline.
+            if value.endswith("\n"):
+                value = value[:-1]
+            return _decode_go_keyring(value)
+        if rc == 1 and not err.strip():
+            return None
+        raise self._failure("get", rc, detail=_keyring_exception_name(err))
+
+    def set(self, profile, secret):
+        data = _keyring_bytes(secret)
+        if not data:
+            # With nothing to read, `keyring set` falls back to a password
+            # prompt, which fails without a terminal.
+            raise KeyringUnavailable("keyring cannot store an empty secret")
+        for _ in range(self._MAX_DELETES):
+            if not self.delete(profile):
+                break
+        # `keyring set` strips one trailing newline: add one, so a secret
+        # that ends with a newline keeps it.
+        rc, _, err = self._run(["set", KEYRING_SERVICE, profile], data + b"\n")
+        if rc != 0:
+            raise self._failure("set", rc, detail=_keyring_exception_name(err))
+
+    def delete(self, profile):
+        rc, _, err = self._run(["del", KEYRING_SERVICE, profile])
+        if rc == 0:
+            return True
+        name = _keyring_exception_name(err)
+        if rc == 1 and name.endswith("PasswordDeleteError"):
+            return False
+        raise self._failure("del", rc, detail=name)
+
+
+def _keyring_exception_name(err: bytes) -> str:
+    """The exception class that ended a Python traceback, or "".
+
+    Only the name: an exception's message may quote the secret (a
+    UnicodeDecodeError shows the bytes it could not decode).
+    """
+    lines = err.decode("utf-8", "replace").strip().splitlines()
+    if not lines:
+        return ""
+    head = lines[-1].split(":", 1)[0].strip()
+    if head and all(part.isidentifier() for part in head.split(".")):
+        return head
+    return ""
+
+
+class MacOSSecurityBackend(KeyringBackend):
+    """The macOS login keychain via /usr/bin/security, as go-keyring uses it."""
+
+    name = "security"
+    program = "security"
+
+    def __init__(self, path: str | None = None):
+        super().__init__(path or _SECURITY_PATH)
+
+    def get(self, profile):
+        args = ["find-generic-password", "-s", KEYRING_SERVICE, "-wa", profile]
+        rc, out, err = _run_keyring_tool([self._tool()] + args)
+        if rc == 0:
+            value = _keyring_text(out, "the keychain item of " + repr(profile))
+            # -w always adds a newline.
+            if value.endswith("\n"):
+                value = value[:-1]
+            return _decode_go_keyring(value)
+        if rc == _SECURITY_NOT_FOUND:
+            return None
+        raise self._failure("find-generic-password", rc, err,
+                            _SECURITY_STATUS.get(rc))
+
+    def set(self, profile, secret):
+        import base64
+
+        # `-w VALUE` on the command line would expose the secret in argv, so
+        # the command goes on stdin of `security -i`, as go-keyring does.
+        # The base64 form keeps `-w` output printable (security prints any
+        # other value as hex) and is what go-keyring writes and reads.
+        value = "go-keyring-base64:" + base64.b64encode(
+            _keyring_bytes(secret)).decode("ascii")
+        words = ["add-generic-password", "-U", "-s", KEYRING_SERVICE,
+                 "-a", profile, "-w", value]
+        line = (" ".join(_security_quote(w) for w in words) + "\n").encode()
+        if len(line) > _SECURITY_MAX_LINE:
+            raise KeyringUnavailable(
+                "the secret is too long for the macOS keychain via security "
+                "(at most about 3000 bytes)")
+        rc, _, _ = _run_keyring_tool([self._tool(), "-i"], line)
+        # stderr of `security -i` is not shown: it echoes parts of a command
+        # line it cannot parse, and this one holds the secret.
+        if rc != 0:
+            raise self._failure("add-generic-password", rc,
+                                detail=_SECURITY_STATUS.get(rc, ""))
+
+    def delete(self, profile):
+        args = ["delete-generic-password", "-s", KEYRING_SERVICE, "-a", profile]
+        rc, _, err = _run_keyring_tool([self._tool()] + args)
+        if rc == 0:
+            return True
+        if rc == _SECURITY_NOT_FOUND:
+            return False
+        raise self._failure("delete-generic-password", rc, err,
+                            _SECURITY_STATUS.get(rc))
+
+
+def _security_quote(word: str) -> str:
+    """Quote one word for `security -i`: double quotes, \\ and " escaped."""
+    if any(c in word for c in "\n\r\0"):
+        # A line break would end the command early; NUL ends the string.
+        raise KeyringUnavailable("a profile name for the macOS keychain cannot "
+                                 "contain line breaks")
+    return '"' + word.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+# Candidates, in order of preference, per platform.
+_KEYRING_CANDIDATES = {
+    "darwin": (MacOSSecurityBackend, PythonKeyringBackend),
+    "other": (SecretToolBackend, PythonKeyringBackend),
+}
+_KEYRING_ALL = (SecretToolBackend, PythonKeyringBackend, MacOSSecurityBackend)
+
+# Backend chosen per platform, for the life of the process.
+_keyring_backends = {}
+
+
+def _keyring_backend(platform: str | None = None) -> KeyringBackend | None:
+    """Return the keyring backend to use on this platform, or None.
+
+    Cheap: looks for the tools on PATH and for a D-Bus session, and runs
+    nothing. Whether the keyring answers is only known at the first call,
+    which raises KeyringUnavailable if it does not. Cached for the process.
+    """
+    if platform is None:
+        platform = sys.platform
+    if platform in _keyring_backends:
+        return _keyring_backends[platform]
+    kind = "darwin" if platform == "darwin" else "other"
+    chosen = None
+    for cls in _KEYRING_CANDIDATES[kind]:
+        backend = cls()
+        if chosen is not None:
+            _debug("keyring: not using %s: %s comes first", cls.name, chosen.name)
+            continue
+        try:
+            backend.check()
+        except KeyringUnavailable as e:
+            _debug("keyring: not using %s: %s", cls.name, e)
+            continue
+        chosen = backend
+        _debug("keyring: using %s (%s)", cls.name, backend.path)
+    for cls in _KEYRING_ALL:
+        if cls not in _KEYRING_CANDIDATES[kind]:
+            _debug("keyring: not using %s: not used on %s", cls.name, platform)
+    if chosen is None:
+        _debug("keyring: no keyring backend; secrets go to the auth file")
+    _keyring_backends[platform] = chosen
+    return chosen
 # === END KEYRING ===
 
 
@@ -1278,8 +1778,10 @@ def open_browser(url) -> bool:
 
 
 def _quietly(function, url) -> bool:
+    """Call an opener; True unless it fails or says False (os.startfile
+    returns None on success, webbrowser.open a bool)."""
     try:
-        return bool(function(url)) is not False
+        return function(url) is not False
     except Exception as e:  # any browser failure: the URL is printed anyway
         _debug("opening a browser failed: %s", e)
         return False
@@ -1428,15 +1930,59 @@ def _jq_engine():
     """Compile and run the jq engine's source once; return its namespace."""
     global _jq_namespace
     if _jq_namespace is None:
-        # The leading newlines make tracebacks and linecache point at the
-        # right lines of this file.
-        code = compile("\n" * _JQ_LINE + _JQ_SOURCE, __file__, "exec")
+        code = _compile_source_section("jq", _JQ_SOURCE, _JQ_LINE)
         namespace = {"__name__": __name__ + "._jq"}
         namespace.update((name, value) for name, value in globals().items()
                          if name.startswith("Jq") and isinstance(value, type))
         exec(code, namespace)
         _jq_namespace = namespace
     return _jq_namespace
+
+
+def _compile_source_section(name, source, line):
+    """Compile code kept in a string, through a bytecode cache.
+
+    The cache file sits in __pycache__ beside this file, as Python's own
+    would, keyed by the interpreter and a checksum of the source; where it
+    cannot be read or written, the source is compiled each time.
+    """
+    import marshal
+    import zlib
+
+    key = b"%08x:%d:%x\n" % (zlib.crc32(source.encode("utf-8")), line,
+                             sys.hexversion)
+    here = os.path.abspath(__file__)
+    cache = os.path.join(os.path.dirname(here), "__pycache__", "%s.%s.%s.pyc" % (
+        os.path.splitext(os.path.basename(here))[0], name,
+        sys.implementation.cache_tag))
+    try:
+        with open(cache, "rb") as f:
+            if f.readline() == key:
+                return marshal.loads(f.read())
+    except (OSError, ValueError, EOFError, TypeError):
+        pass
+    # The leading newlines make tracebacks and linecache point at the
+    # right lines of this file.
+    code = compile("\n" * line + source, os.path.abspath(__file__), "exec")
+    if not sys.dont_write_bytecode:
+        _write_cache_file(cache, key + marshal.dumps(code))
+    return code
+
+
+def _write_cache_file(path, content):
+    """Write a cache file atomically; a failure only costs speed."""
+    temp = "%s.%d.tmp" % (path, os.getpid())
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(temp, "wb") as f:
+            f.write(content)
+        os.replace(temp, path)
+    except OSError as e:
+        _debug("no bytecode cache for the jq engine: %s", e)
+        try:
+            os.unlink(temp)
+        except OSError:
+            pass
 
 
 def jq_compile(expression):
