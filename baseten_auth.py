@@ -610,7 +610,7 @@ def _keyring_timeout() -> float:
             seconds = float(value)
         except ValueError:
             seconds = 0.0
-        if seconds > 0 and seconds == seconds and seconds != float("inf"):
+        if 0 < seconds < float("inf"):  # also false for NaN
             return seconds
         _debug("ignoring %s=%r: not a positive number of seconds",
                KEYRING_TIMEOUT_ENV, value)
@@ -642,14 +642,17 @@ def _decode_go_keyring(value: str) -> str:
         try:
             return base64.b64decode(data, validate=True).decode("utf-8")
         except ValueError:  # binascii.Error, UnicodeDecodeError
-            _debug("keyring: value has a go-keyring-base64 prefix but does not "
-                   "decode; using it as is")
+            pass
     elif value.startswith("go-keyring-encoded:"):
+        data = value[len("go-keyring-encoded:"):]
         try:
-            return bytes.fromhex(value[len("go-keyring-encoded:"):]).decode("utf-8")
+            return bytes.fromhex(data).decode("utf-8")
         except ValueError:
-            _debug("keyring: value has a go-keyring-encoded prefix but does not "
-                   "decode; using it as is")
+            pass
+    else:
+        return value
+    _debug("keyring: a value with a go-keyring prefix does not decode; "
+           "using it as it is")
     return value
 
 
@@ -660,9 +663,9 @@ def _keyring_kill(proc):
     try:
         # start_new_session made the tool a process-group leader; its
         # children (a pyenv shim's python, a shell's sleep) die with it and
-        # release the pipes.
+        # release the pipes. Windows has no process groups to kill.
         os.killpg(proc.pid, signal.SIGKILL)
-    except OSError:
+    except (AttributeError, OSError):
         proc.kill()
     proc.wait()
     for pipe in (proc.stdin, proc.stdout, proc.stderr):
@@ -690,12 +693,14 @@ def _run_keyring_tool(argv, stdin=b"", env=None):
     except (OSError, ValueError) as e:
         _debug("keyring: cannot run %s: %s", argv, e)
         reason = getattr(e, "strerror", None) or "invalid argument"
-        raise KeyringUnavailable("cannot run %s: %s" % (name, reason)) from None
+        raise KeyringUnavailable("cannot run %s: %s"
+                                 % (name, reason)) from None
     try:
         out, err = proc.communicate(stdin, timeout=timeout)
     except subprocess.TimeoutExpired:
         _keyring_kill(proc)
-        _debug("keyring: %s timed out after %.3f s", argv, time.monotonic() - start)
+        _debug("keyring: %s timed out after %.3f s", argv,
+               time.monotonic() - start)
         raise KeyringUnavailable(
             "%s did not answer within %g s (a locked keyring waiting for a "
             "password, or no keyring daemon?); set %s to wait longer"
@@ -729,12 +734,15 @@ class KeyringBackend:
 
     def __init__(self, path: str | None = None):
         self.path = path
+        # Why the keyring stopped working in this process, if it did: later
+        # calls fail at once instead of waiting for another timeout.
+        self._broken = None
 
     def __repr__(self):
         return "<%s path=%r>" % (type(self).__name__, self.path)
 
     def check(self):
-        """Raise KeyringUnavailable, cheaply, if this backend cannot work here."""
+        """Raise KeyringUnavailable, cheaply, if the backend cannot work."""
         self._tool()
 
     def _tool(self) -> str:
@@ -762,14 +770,32 @@ class KeyringBackend:
         """Remove the secret of a profile; tell whether there was one."""
         raise NotImplementedError
 
+    def _env(self) -> dict | None:
+        """The tool's environment; None means os.environ as it is."""
+        return None
+
+    def _run(self, args, stdin=b""):
+        """Run the tool with `args`; see _run_keyring_tool."""
+        if self._broken:
+            raise KeyringUnavailable(self._broken)
+        try:
+            return _run_keyring_tool([self._tool()] + args, stdin, self._env())
+        except KeyringUnavailable as e:
+            raise self._give_up(str(e)) from None
+
+    def _give_up(self, message) -> KeyringUnavailable:
+        """Remember that the keyring does not work here; return the error."""
+        self._broken = message
+        return KeyringUnavailable(message)
+
     def _failure(self, action, rc, err=b"", detail=None) -> KeyringUnavailable:
         reason = detail if detail is not None else _keyring_first_line(err)
         message = "%s %s failed (exit status %d)" % (self.name, action, rc)
-        return KeyringUnavailable(message + (": " + reason if reason else ""))
+        return self._give_up(message + (": " + reason if reason else ""))
 
 
 class SecretToolBackend(KeyringBackend):
-    """The Secret Service (GNOME Keyring, KWallet, KeePassXC) via secret-tool."""
+    """The Secret Service (GNOME Keyring, KWallet...) through secret-tool."""
 
     name = "secret-tool"
     program = "secret-tool"
@@ -781,14 +807,14 @@ class SecretToolBackend(KeyringBackend):
         if reason:
             raise KeyringUnavailable(reason)
 
-    def _run(self, args, stdin=b""):
+    def _env(self):
         # A UTF-8 locale: under C/POSIX secret-tool rejects any non-ASCII
         # argument (a profile named "jösé"), and its messages are English.
-        env = dict(os.environ, LC_ALL="C.UTF-8")
-        return _run_keyring_tool([self._tool()] + args, stdin, env)
+        return dict(os.environ, LC_ALL="C.UTF-8")
 
     def _attributes(self, profile):
-        return ["service", KEYRING_SERVICE, "username", profile]
+        # "--": a profile name may start with "-" (it is not an option).
+        return ["--", "service", KEYRING_SERVICE, "username", profile]
 
     def get(self, profile):
         rc, out, err = self._run(["lookup"] + self._attributes(profile))
@@ -815,7 +841,8 @@ class SecretToolBackend(KeyringBackend):
         if b"too long" in err:
             # It stored a truncated secret and still exited 0: undo that.
             self._run(["clear"] + self._attributes(profile))
-            raise self._failure("store", rc, err)
+            raise KeyringUnavailable("secret-tool store failed: "
+                                     + _keyring_first_line(err))
 
     def delete(self, profile):
         # `clear` removes every matching item, duplicates included.
@@ -835,7 +862,7 @@ class SecretToolBackend(KeyringBackend):
         # shown.
         rc, out, _ = self._run(["search"] + self._attributes(profile))
         if rc == 0 and out.lstrip().startswith(b"[/"):
-            raise KeyringUnavailable(
+            raise self._give_up(
                 "secret-tool %s failed: the keyring is locked" % action)
 
 
@@ -847,9 +874,9 @@ def _no_session_bus() -> str | None:
     """
     address = os.environ.get("DBUS_SESSION_BUS_ADDRESS", "")
     if not address:
-        runtime_dir = os.environ.get("XDG_RUNTIME_DIR", "")
         # GDBus (secret-tool) also finds a bus at $XDG_RUNTIME_DIR/bus.
-        if runtime_dir and _keyring_is_socket(os.path.join(runtime_dir, "bus")):
+        runtime_dir = os.environ.get("XDG_RUNTIME_DIR", "")
+        if runtime_dir and _keyring_is_socket(runtime_dir + "/bus"):
             return None
         return ("no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is unset and "
                 "there is no $XDG_RUNTIME_DIR/bus)")
@@ -869,6 +896,8 @@ def _no_session_bus() -> str | None:
 
 def _dbus_unescape(value: str) -> str:
     """Undo the %XX escapes of a D-Bus address value."""
+    if "%" not in value:
+        return value
     import urllib.parse  # small: does not load urllib.request
 
     return urllib.parse.unquote(value)
@@ -895,13 +924,12 @@ class PythonKeyringBackend(KeyringBackend):
     # a backend reports success without deleting.
     _MAX_DELETES = 10
 
-    def _run(self, args, stdin=b""):
+    def _env(self):
         # UTF-8 on the tool's stdin and stdout, whatever the user's locale.
-        env = dict(os.environ, PYTHONIOENCODING="utf-8")
-        return _run_keyring_tool([self._tool()] + args, stdin, env)
+        return dict(os.environ, PYTHONIOENCODING="utf-8")
 
     def get(self, profile):
-        rc, out, err = self._run(["get", KEYRING_SERVICE, profile])
+        rc, out, err = self._run(["get", "--", KEYRING_SERVICE, profile])
         if rc == 0:
             value = _keyring_text(out, "the keyring entry of " + repr(profile))
             # print() added exactly one newline.
@@ -910,7 +938,12 @@ class PythonKeyringBackend(KeyringBackend):
             return _decode_go_keyring(value)
         if rc == 1 and not err.strip():
             return None
-        raise self._failure("get", rc, detail=_keyring_exception_name(err))
+        name = _keyring_exception_name(err)
+        if name == "UnicodeDecodeError":
+            # A problem of this entry, not of the keyring: other calls work.
+            raise KeyringUnavailable("the keyring entry of %r is not UTF-8 "
+                                     "text" % profile)
+        raise self._failure("get", rc, detail=name)
 
     def set(self, profile, secret):
         data = _keyring_bytes(secret)
@@ -923,12 +956,13 @@ class PythonKeyringBackend(KeyringBackend):
                 break
         # `keyring set` strips one trailing newline: add one, so a secret
         # that ends with a newline keeps it.
-        rc, _, err = self._run(["set", KEYRING_SERVICE, profile], data + b"\n")
+        rc, _, err = self._run(["set", "--", KEYRING_SERVICE, profile],
+                                data + b"\n")
         if rc != 0:
             raise self._failure("set", rc, detail=_keyring_exception_name(err))
 
     def delete(self, profile):
-        rc, _, err = self._run(["del", KEYRING_SERVICE, profile])
+        rc, _, err = self._run(["del", "--", KEYRING_SERVICE, profile])
         if rc == 0:
             return True
         name = _keyring_exception_name(err)
@@ -953,7 +987,7 @@ def _keyring_exception_name(err: bytes) -> str:
 
 
 class MacOSSecurityBackend(KeyringBackend):
-    """The macOS login keychain via /usr/bin/security, as go-keyring uses it."""
+    """The macOS login keychain through /usr/bin/security, as go-keyring."""
 
     name = "security"
     program = "security"
@@ -963,7 +997,7 @@ class MacOSSecurityBackend(KeyringBackend):
 
     def get(self, profile):
         args = ["find-generic-password", "-s", KEYRING_SERVICE, "-wa", profile]
-        rc, out, err = _run_keyring_tool([self._tool()] + args)
+        rc, out, err = self._run(args)
         if rc == 0:
             value = _keyring_text(out, "the keychain item of " + repr(profile))
             # -w always adds a newline.
@@ -991,7 +1025,7 @@ class MacOSSecurityBackend(KeyringBackend):
             raise KeyringUnavailable(
                 "the secret is too long for the macOS keychain via security "
                 "(at most about 3000 bytes)")
-        rc, _, _ = _run_keyring_tool([self._tool(), "-i"], line)
+        rc, _, _ = self._run(["-i"], line)
         # stderr of `security -i` is not shown: it echoes parts of a command
         # line it cannot parse, and this one holds the secret.
         if rc != 0:
@@ -999,8 +1033,8 @@ class MacOSSecurityBackend(KeyringBackend):
                                 detail=_SECURITY_STATUS.get(rc, ""))
 
     def delete(self, profile):
-        args = ["delete-generic-password", "-s", KEYRING_SERVICE, "-a", profile]
-        rc, _, err = _run_keyring_tool([self._tool()] + args)
+        rc, _, err = self._run(["delete-generic-password",
+                                "-s", KEYRING_SERVICE, "-a", profile])
         if rc == 0:
             return True
         if rc == _SECURITY_NOT_FOUND:
@@ -1013,8 +1047,8 @@ def _security_quote(word: str) -> str:
     """Quote one word for `security -i`: double quotes, \\ and " escaped."""
     if any(c in word for c in "\n\r\0"):
         # A line break would end the command early; NUL ends the string.
-        raise KeyringUnavailable("a profile name for the macOS keychain cannot "
-                                 "contain line breaks")
+        raise KeyringUnavailable("a profile name for the macOS keychain "
+                                 "cannot contain line breaks")
     return '"' + word.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
@@ -1045,7 +1079,8 @@ def _keyring_backend(platform: str | None = None) -> KeyringBackend | None:
     for cls in _KEYRING_CANDIDATES[kind]:
         backend = cls()
         if chosen is not None:
-            _debug("keyring: not using %s: %s comes first", cls.name, chosen.name)
+            _debug("keyring: not using %s: %s comes first",
+                   cls.name, chosen.name)
             continue
         try:
             backend.check()
@@ -1249,9 +1284,9 @@ class Store:
 
     def save_secret(self, name, secret):
         """Replace a profile's secret where it lives (after a refresh)."""
-        if self.storage(name) == "keyring":
-            if self._keyring_set(name, secret) == "keyring":
-                return
+        in_keyring = self.storage(name) == "keyring"
+        if in_keyring and self._keyring_set(name, secret) == "keyring":
+            return
         auth_type = self.entry(name)["auth_type"]
 
         def change(data):
@@ -1262,6 +1297,8 @@ class Store:
                 entry.update(_secret_fields(auth_type, secret))
 
         self.update(change)
+        if in_keyring:  # the keyring failed: its stale copy must go
+            self._keyring_forget(name, quiet=False)
 
     def remove_profile(self, name) -> bool:
         """Remove a profile and its secret; True if it was current."""
@@ -1319,15 +1356,17 @@ class Store:
         return "keyring"
 
     def _keyring_forget(self, name, quiet):
+        """Remove a keyring copy; a failure is a warning unless `quiet` (the
+        copy in the auth file, read first, makes it harmless)."""
         backend = _keyring_backend()
         if backend is None:
             return
         try:
             backend.delete(name)
         except KeyringUnavailable as e:
-            if not quiet:
-                _warn("could not remove the credential of profile %r from the "
-                      "keyring (%s): %s" % (name, backend.name, e))
+            report = _debug if quiet else _warn
+            report("could not remove the credential of profile %r from the "
+                   "keyring (%s): %s" % (name, backend.name, e))
 
 
 def _secret_fields(auth_type, secret) -> dict:

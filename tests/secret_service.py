@@ -51,6 +51,9 @@ PROGRAMS = {
     "secret-tool": "libsecret-tools",
 }
 
+# A session bus that lets everyone send, receive (without the receive rule no
+# reply is ever delivered) and own names, and has no <servicedir>: nothing
+# is activated on it.
 _BUS_CONFIG = """\
 <!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
@@ -59,8 +62,8 @@ _BUS_CONFIG = """\
   <listen>unix:path={socket}</listen>
   <auth>EXTERNAL</auth>
   <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
+    <allow send_destination="*"/>
+    <allow receive_sender="*"/>
     <allow own="*"/>
   </policy>
 </busconfig>
@@ -73,7 +76,8 @@ class SecretServiceError(RuntimeError):
 
 def missing_packages() -> list:
     """Return the Debian packages whose programs are not on PATH."""
-    return sorted({pkg for prog, pkg in PROGRAMS.items() if not shutil.which(prog)})
+    return sorted({package for program, package in PROGRAMS.items()
+                   if not shutil.which(program)})
 
 
 def missing_reason() -> str | None:
@@ -91,8 +95,11 @@ def missing_reason() -> str | None:
 class SecretService:
     """dbus-daemon + gnome-keyring-daemon in a temp dir, stopped on exit."""
 
-    def __init__(self, timeout: float = 10.0):
+    def __init__(self, timeout: float = 10.0, keyring: bool = True):
         self.timeout = timeout
+        # keyring=False: only the bus, with nobody owning the Secret Service
+        # name (and no activation), for the "no keyring daemon" case.
+        self.keyring = keyring
         self.directory = None
         self.address = None
         self._procs = []
@@ -125,7 +132,8 @@ class SecretService:
         self.directory = _make_temp_dir()
         try:
             self._start_bus()
-            self._start_keyring()
+            if self.keyring:
+                self._start_keyring()
             self._start_watchdog()
         except BaseException:
             self.stop()
@@ -150,7 +158,8 @@ class SecretService:
         with open(config, "w", encoding="utf-8") as f:
             f.write(_BUS_CONFIG.format(socket=socket_path))
         self._spawn(
-            ["dbus-daemon", "--config-file=" + config, "--nofork", "--nopidfile"],
+            ["dbus-daemon", "--config-file=" + config, "--nofork",
+             "--nopidfile"],
             "dbus.log", env=dict(os.environ),
         )
         self.address = "unix:path=" + socket_path
@@ -196,9 +205,11 @@ class SecretService:
         deadline = time.monotonic() + self.timeout
         while not ready():
             if self._procs[-1].poll() is not None:
-                raise SecretServiceError(what + " exited at start" + self._logs())
+                raise SecretServiceError(what + " exited at start"
+                                         + self._logs())
             if time.monotonic() > deadline:
-                raise SecretServiceError(what + " did not come up" + self._logs())
+                raise SecretServiceError(what + " did not come up"
+                                         + self._logs())
             time.sleep(0.01)
 
     def _logs(self):
@@ -248,7 +259,8 @@ class SecretService:
         collection = self._default_collection()
         self._dbus_send(
             "org.freedesktop.secrets", "/org/freedesktop/secrets",
-            "org.freedesktop.Secret.Service.Lock", "array:objpath:" + collection,
+            "org.freedesktop.Secret.Service.Lock",
+            "array:objpath:" + collection,
         )
 
     # -- entries -------------------------------------------------------------
