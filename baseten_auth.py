@@ -291,6 +291,8 @@ def _is_ip_or_localhost(host) -> bool:
 def normalize_remote_url(value, what="remote URL") -> str:
     """Validate a remote URL and return it without a trailing slash."""
     scheme, host, port = _parse_base_url(value, what)
+    if port and int(port) == (443 if scheme == "https" else 80):
+        port = None  # https://app.baseten.co:443 is the default remote
     return "%s://%s%s" % (scheme, host, ":" + port if port else "")
 
 
@@ -1532,11 +1534,15 @@ def _same_origin(old_url, new_url) -> bool:
         old.netloc == new.netloc and (old.scheme, new.scheme) == ("http", "https"))
 
 
-def _raise_for_status(status, body, what):
-    """Map an HTTP error status to the error class of SPEC section 7."""
+def _raise_for_status(status, body, what, secrets=()):
+    """Map an HTTP error status to the error class of SPEC section 7.
+
+    `secrets` are redacted from the server's error text: a server may echo
+    the device code, refresh token or API key it was sent.
+    """
     if status < 400:
         return
-    detail = _error_detail(body)
+    detail = _error_detail(body, secrets)
     message = "%s failed: HTTP %d%s" % (what, status, detail and ": " + detail)
     if status in (401, 403):
         raise AuthRejectedError(message)
@@ -1547,13 +1553,13 @@ def _raise_for_status(status, body, what):
     raise ServerError(message)
 
 
-def _error_detail(body) -> str:
+def _error_detail(body, secrets=()) -> str:
     """The server's own error text, cleaned for the terminal, if it has one."""
     if not isinstance(body, dict):
         return ""
     for key in ("error_description", "error", "detail", "message"):
         if isinstance(body.get(key), str) and body[key]:
-            return _clean(body[key])[:300]
+            return _redact(_clean(body[key]), secrets)[:300]
     return ""
 
 
@@ -1561,7 +1567,7 @@ def fetch_user(remote_url, authorization, secrets=()) -> dict:
     """GET /v1/users/me with a credential; the account, or an error."""
     url = management_url(remote_url) + "/v1/users/me"
     status, body = http_request("GET", url, authorization, secrets=secrets)
-    _raise_for_status(status, body, "checking the credential")
+    _raise_for_status(status, body, "checking the credential", secrets)
     if not isinstance(body, dict):
         raise ServerError("%s answered something that is not a JSON object"
                           % url)
@@ -1598,10 +1604,16 @@ class DeviceAuthorization:
         self.device_code = body["device_code"]
         self.user_code = _clean(body["user_code"])
         self.verification_uri = _clean(body["verification_uri"])
+        if not _is_web_url(self.verification_uri):
+            raise ServerError("the device authorization answer has a "
+                              "verification_uri that is not an http(s) URL")
         complete = body.get("verification_uri_complete")
+        complete = _clean(complete) if isinstance(complete, str) else ""
         self.verification_uri_complete = (
-            _clean(complete) if isinstance(complete, str) and complete else None)
-        self.expires_in = _positive_number(body.get("expires_in"), 900)
+            complete if _is_web_url(complete) else None)
+        # A device code lives minutes; a day bounds every wait below.
+        self.expires_in = min(_positive_number(body.get("expires_in"), 900),
+                              86400)
         self.interval = _positive_number(body.get("interval"), 5)
 
     def __repr__(self):
@@ -1609,10 +1621,20 @@ class DeviceAuthorization:
             self.user_code)
 
 
+def _is_web_url(text) -> bool:
+    """True for an http(s) URL with a host: the only pages shown or opened
+    (never file:, javascript: or an option-like word given to xdg-open)."""
+    import re
+
+    return bool(re.match(r"https?://[^\s/?#@]+([/?#]\S*)?$", text))
+
+
 def _positive_number(value, default):
+    """A positive, finite JSON number from a server, else default (RFC 8628
+    and RFC 6749 define these fields as numbers, not strings)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return default
-    return value if value > 0 else default
+    return value if 0 < value < float("inf") else default  # NaN: default
 
 
 class DeviceFlow:
@@ -1648,7 +1670,8 @@ class DeviceFlow:
         interval = delay = authorization.interval
         while True:
             # RFC 8628 section 3.5: wait the interval before every poll.
-            wait(delay)
+            # Never sleep past the deadline: report the expiry when it comes.
+            wait(min(delay, max(deadline - self.clock(), 0)))
             if self.clock() >= deadline:
                 raise _expired_error()
             outcome, value = self._poll(authorization)
@@ -1662,7 +1685,8 @@ class DeviceFlow:
             elif outcome == "retry":
                 # A struggling server: back off, doubling up to 60 s and at
                 # least what Retry-After asks, until the device code expires.
-                delay = min(max(delay * 2, value or 0, interval), 60)
+                # Never below the interval slow_down set (section 3.5).
+                delay = max(min(delay * 2, 60), value or 0, interval)
             else:
                 delay = interval
 
@@ -1684,10 +1708,10 @@ class DeviceFlow:
             return "done", _token_response(body)
         if status == 429 or status >= 500:
             return "retry", _retry_after(getattr(response, "headers", None))
-        return _poll_error(status, body)
+        return _poll_error(status, body, authorization.device_code)
 
 
-def _poll_error(status, body):
+def _poll_error(status, body, device_code=""):
     error = body.get("error") if isinstance(body, dict) else None
     if error == "authorization_pending":
         return "pending", None
@@ -1698,8 +1722,15 @@ def _poll_error(status, body):
         raise AuthRejectedError("the login was denied in the browser")
     if error == "expired_token":
         raise _expired_error()
-    _raise_for_status(status if status >= 400 else 502, body,
-                      "completing the browser login")
+    if error == "invalid_grant":
+        # RFC 6749 section 5.2: the device code is invalid or was used.
+        raise AuthRejectedError("the login code was rejected (invalid_grant); "
+                                "run: baseten auth login")
+    if status < 400:
+        raise ServerError("completing the browser login failed: HTTP %d "
+                          "without an access token" % status)
+    _raise_for_status(status, body, "completing the browser login",
+                      (device_code,))
     raise ServerError("the token endpoint answered HTTP %d without a token"
                       % status)
 
@@ -1755,10 +1786,12 @@ class _Spinner:
 
     FRAMES = "|/-\\"
 
-    def __init__(self, sleep=None):
+    def __init__(self, sleep=None, clock=None):
         self.sleep = sleep or _sleep
+        self.clock = clock or _monotonic
         self.frame = 0
-        self.tty = _is_terminal(sys.stderr)
+        self.tty = (_is_terminal(sys.stderr)
+                    and os.environ.get("TERM") != "dumb")
         if not self.tty:
             _write_stderr("Waiting for the login to be approved in the browser...")
 
@@ -1766,9 +1799,9 @@ class _Spinner:
         """Wait the given seconds, turning the spinner meanwhile."""
         if not self.tty:
             return self.sleep(seconds)
-        end = _monotonic() + seconds
+        end = self.clock() + seconds
         while True:
-            left = end - _monotonic()
+            left = end - self.clock()
             if left <= 0:
                 return None
             sys.stderr.write("\r%s Waiting for the login to be approved in "
@@ -1799,9 +1832,18 @@ def open_browser(url) -> bool:
     is enough.
     """
     if os.environ.get("BROWSER"):
+        # Only the browsers BROWSER names: webbrowser.open() falls back to
+        # every browser it knows when they fail, text-mode ones included.
         import webbrowser
 
-        return _quietly(webbrowser.open, url)
+        for choice in os.environ["BROWSER"].split(os.pathsep):
+            try:
+                browser = webbrowser.get(choice) if choice else None
+            except webbrowser.Error:
+                browser = None
+            if browser is not None and _quietly(browser.open, url):
+                return True
+        return False
     if sys.platform == "darwin":
         return _start_detached(["open", url])
     if sys.platform == "win32":
@@ -1853,7 +1895,7 @@ def browser_login(remote_url, flow=None, browser=None) -> dict:
                   % (authorization.verification_uri, authorization.user_code))
     if (browser or open_browser)(page):
         _write_stderr("Opened the page in your browser.")
-    spinner = _Spinner(flow.sleep)
+    spinner = _Spinner(flow.sleep, flow.clock)
     try:
         tokens = flow.wait(authorization, on_wait=spinner)
     finally:
@@ -1888,7 +1930,8 @@ def refresh_oauth(remote_url, credential, request=None) -> dict:
     if error == "invalid_grant" or (status == 400 and error in (
             "invalid_client", "unauthorized_client")):
         raise AuthRejectedError("the refresh token was rejected (%s)" % error)
-    _raise_for_status(status, body, "refreshing the access token")
+    _raise_for_status(status, body, "refreshing the access token",
+                      (refresh_token, credential.get("access_token") or ""))
     return _oauth_credential(_token_response(body), refresh_token)
 
 
@@ -1936,13 +1979,17 @@ def _revoke_quietly(store, name):
     """Revoke an OAuth session; any failure is a warning (logout goes on)."""
     try:
         credential = fresh_credential(store, name)
-        url = management_url(credential.remote_url) + "/v1/users/auth/logout"
-        token = credential.secret["access_token"]
-        status, body = http_request("POST", url, "Bearer " + token,
-                                    form={}, secrets=(token,))
-        _raise_for_status(status, body, "revoking the session")
+        revoke_session(credential.remote_url, credential.secret["access_token"])
     except BasetenAuthError as e:
         _warn("could not revoke the session of profile %r: %s" % (name, e))
+
+
+def revoke_session(remote_url, access_token):
+    """POST /v1/users/auth/logout: end the OAuth session of an access token."""
+    url = management_url(remote_url) + "/v1/users/auth/logout"
+    status, body = http_request("POST", url, "Bearer " + access_token,
+                                form={}, secrets=(access_token,))
+    _raise_for_status(status, body, "revoking the session", (access_token,))
 
 
 ##############################################################################
@@ -2326,11 +2373,20 @@ def _read_api_key(interactive) -> str:
 def _login_with_browser(args, store, remote) -> dict:
     credential = browser_login(remote)
     secrets = (credential["access_token"], credential["refresh_token"])
-    user = fetch_user(remote, "Bearer " + credential["access_token"], secrets)
-    name = args.profile or _profile_name_for(user, remote)
-    store.save_profile(name, remote, "oauth", credential,
-                       insecure=args.insecure_storage,
-                       make_current=not args.no_switch)
+    try:
+        user = fetch_user(remote, "Bearer " + credential["access_token"],
+                          secrets)
+        name = args.profile or _profile_name_for(user, remote)
+        store.save_profile(name, remote, "oauth", credential,
+                           insecure=args.insecure_storage,
+                           make_current=not args.no_switch)
+    except BaseException:
+        # Nothing was stored: do not leave a live session behind either.
+        try:
+            revoke_session(remote, credential["access_token"])
+        except BasetenAuthError as e:
+            _debug("could not revoke the unused session: %s", e)
+        raise
     return dict({"profile": name}, **user)
 
 
