@@ -1290,6 +1290,9 @@ class Store:
         if in_keyring and self._keyring_set(name, secret) == "keyring":
             return
         auth_type = self.entry(name)["auth_type"]
+        # os.replace would swap a read-only auth.json (chmod 0400 in a
+        # writable directory) for a new writable one: refuse, like login.
+        self.check_writable()
 
         def change(data):
             entry = data["profiles"].get(name)
@@ -2100,8 +2103,12 @@ class Output:
         if jq_expression is not None:
             self.program = _compile_jq_for_cli(jq_expression)
 
-    def emit(self, result, text):
-        """Print one result: text lines, or the JSON object (filtered)."""
+    def emit(self, result, text, secret=False):
+        """Print one result: text lines, or the JSON object (filtered).
+
+        With `secret`, a jq run-time error does not show jq's message: it
+        quotes (or abbreviates) the value it failed on.
+        """
         if self.format == "none":
             return
         if self.format == "text":
@@ -2109,7 +2116,7 @@ class Output:
         elif self.program is None:
             _print(_dump_json(result, self.format == "json"))
         else:
-            self._emit_filtered(result)
+            self._emit_filtered(result, secret)
 
     def emit_all(self, results, texts):
         """Print the results of a streamed command: a JSON array, or one
@@ -2119,7 +2126,7 @@ class Output:
         for result, text in zip(results, texts):
             self.emit(result, text)
 
-    def _emit_filtered(self, result):
+    def _emit_filtered(self, result, secret=False):
         dumps = _jq_engine().get("jq_dumps")
         indent = 2 if self.format == "json" else None
         try:
@@ -2127,6 +2134,10 @@ class Output:
                 _print(dumps(value, indent) if dumps else
                        _dump_json(value, indent is not None))
         except JqError as e:
+            if secret:
+                raise BasetenAuthError(
+                    "jq: the expression failed on a result that holds a "
+                    "secret; its message is not shown") from None
             raise BasetenAuthError("jq: " + str(e)) from None
 
 
@@ -2204,8 +2215,10 @@ def _check_credential(credential) -> dict:
                           secrets=(credential.token,))
     except AuthRejectedError as e:
         if credential.profile is None:
-            raise AuthRejectedError("the API key in %s was rejected (%s)"
-                                    % (ENV_API_KEY, e)) from None
+            raise AuthRejectedError(
+                "the API key in %s was rejected (%s); set a valid key, or "
+                "unset it and run: baseten auth login" % (ENV_API_KEY, e)
+            ) from None
         raise AuthRejectedError(
             "the credential of profile %r was rejected (%s); run: baseten "
             "auth login --profile %s" % (credential.profile, e,
@@ -2242,7 +2255,7 @@ def cmd_token(args, out):
     result = {"profile": name or "", "auth_type": credential.auth_type,
               "token": credential.token,
               "authorization": credential.authorization}
-    out.emit(result, credential.token)
+    out.emit(result, credential.token, secret=True)
 
 
 def _env_remote_url() -> str:
@@ -2448,27 +2461,54 @@ def _bash_completion(tree) -> str:
 
 
 _BASH_TEMPLATE = """# bash completion for baseten (baseten_auth)
+_baseten_profiles() {
+    # Profile names may hold spaces, quotes, '$', '@' and ':'. compgen -W
+    # would expand and re-split them, so match the prefix here and quote
+    # each reply. Readline replaces only the text after the last
+    # COMP_WORDBREAKS character (from an '@' on: bash keeps it in the
+    # word), so a reply leaves out what comes before.
+    local cur=$1 name keep=""
+    if [[ -n $_baseten_breaks && $cur == *[$_baseten_breaks]* ]]; then
+        keep=${cur%"${cur##*[$_baseten_breaks]}"}
+        [[ $keep == *@ ]] && keep=${keep%@}
+    fi
+    while IFS= read -r name; do
+        [[ $name == "$cur"* ]] && printf '%q\\n' "${name#"$keep"}"
+    done < <(baseten completion --list-profiles 2>/dev/null)
+}
+_baseten_is_break() {
+    [[ -n $_baseten_breaks && -n $1 && -z ${1//[$_baseten_breaks]/} ]]
+}
 _baseten() {
-    local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
-    local IFS=$'\\n' path="" word words i
+    # Not "path": zsh ties that name to $PATH, even for a local.
+    local IFS=$'\\n' cmd="" word words i n=$COMP_CWORD
+    local cur=${COMP_WORDS[COMP_CWORD]}
+    local _baseten_breaks=${COMP_WORDBREAKS//[[:space:]\\"\\']/}
+    # Bash splits alice@example.com:host at '@' and ':' into five words;
+    # join them back.
+    while ((n > 1)) && { _baseten_is_break "${COMP_WORDS[n]}" ||
+            _baseten_is_break "${COMP_WORDS[n-1]}"; }; do
+        n=$((n - 1))
+        cur=${COMP_WORDS[n]}$cur
+    done
+    local prev=${COMP_WORDS[n-1]}
     case "$prev" in
-        --profile)
-            COMPREPLY=($(compgen -W "$(baseten completion --list-profiles \\
-                2>/dev/null)" -- "$cur"))
+        --profile) COMPREPLY=($(_baseten_profiles "$cur"))
             return ;;
         -o|--output) COMPREPLY=($(compgen -W $'text\\njson\\njsonl\\nnone' -- "$cur"))
             return ;;
-        -q|--jq|--remote-url) return ;;
+        -q|--jq|--remote-url) COMPREPLY=()
+            return ;;
     esac
-    for ((i = 1; i < COMP_CWORD; i++)); do
+    for ((i = 1; i < n; i++)); do
         word=${COMP_WORDS[i]}
         case "$word" in -*) continue ;; esac
-        case "$path" in
-            "") [[ $word == auth || $word == completion ]] && path=$word ;;
-            auth) path="auth $word" ;;
+        case "$cmd" in
+            "") [[ $word == auth || $word == completion ]] && cmd=$word ;;
+            auth) cmd="auth $word" ;;
         esac
     done
-    case "$path" in
+    case "$cmd" in
 @CASES@
     esac
     COMPREPLY=($(IFS=' '; compgen -W "$words" -- "$cur"))
@@ -2478,8 +2518,11 @@ complete -F _baseten baseten
 
 
 def _zsh_completion(tree) -> str:
-    return ("#compdef baseten\n# zsh completion for baseten (baseten_auth), "
-            "through bash's\nautoload -U +X bashcompinit && bashcompinit\n"
+    return ("#compdef baseten\n"
+            "# zsh completion for baseten (baseten_auth), through bash's\n"
+            "(( $+functions[compdef] )) || { autoload -U +X compinit && "
+            "compinit; }\n"
+            "autoload -U +X bashcompinit && bashcompinit\n"
             + _bash_completion(tree))
 
 
@@ -2497,16 +2540,23 @@ def _fish_completion(tree) -> str:
             for option in options:
                 lines.append(
                     "complete -c baseten -n '__fish_seen_subcommand_from %s' "
-                    "-l %s%s" % (path.split()[1], option[2:], _fish_argument(option)))
+                    "-l %s%s%s" % (path.split()[1], option[2:],
+                                   _FISH_SHORT.get(option, ""),
+                                   _fish_argument(option)))
     return "\n".join(lines)
 
 
+_FISH_SHORT = {"--output": " -s o", "--jq": " -s q", "--verbose": " -s v",
+               "--help": " -s h"}
+
+
 def _fish_argument(option) -> str:
+    # -x (not -r): the value is never a file name.
     if option == "--profile":
-        return " -r -a '(baseten completion --list-profiles 2>/dev/null)'"
+        return " -x -a '(baseten completion --list-profiles 2>/dev/null)'"
     if option == "--output":
-        return " -r -a 'text json jsonl none'"
-    return " -r" if option in ("--jq", "--remote-url") else ""
+        return " -x -a 'text json jsonl none'"
+    return " -x" if option in ("--jq", "--remote-url") else ""
 
 
 _COMPLETION_SCRIPTS = {"bash": _bash_completion, "zsh": _zsh_completion,
@@ -2704,10 +2754,12 @@ def _completion_parser(groups):
         description=_DESCRIPTIONS["completion"],
         epilog=_examples_text("completion"))
     completion.add_argument("shell", choices=("bash", "zsh", "fish"), nargs="?")
-    # Used by the completion scripts to offer profile names; not in --help
-    # ("==SUPPRESS==" is argparse.SUPPRESS).
+    # Used by the completion scripts to offer profile names; not in --help.
+    # argparse tests `help is SUPPRESS`, so an equal string is not enough.
+    import argparse
+
     completion.add_argument("--list-profiles", action="store_true",
-                            help="==SUPPRESS==")
+                            help=argparse.SUPPRESS)
 
 
 def _common_options(parser_class):
@@ -2716,7 +2768,7 @@ def _common_options(parser_class):
                         help="output format (default text)")
     common.add_argument("-q", "--jq", metavar="EXPR", default=None,
                         help="filter JSON output with a jq expression; "
-                             "implies --output json")
+                             "implies --output json (jsonl for status --all)")
     common.add_argument("--profile", metavar="NAME", default=None,
                         help="use a specific stored profile for this command, "
                              "overriding BASETEN_PROFILE and the current "
