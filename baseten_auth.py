@@ -2001,15 +2001,4684 @@ def revoke_session(remote_url, access_token):
 
 # === BEGIN JQ PUBLIC ===
 class JqError(Exception):
-    """Raised when a jq program fails at run time."""
+    """Raised when a jq program fails at run time; value is the error value."""
+
+    def __init__(self, message, *value):
+        Exception.__init__(self, message)
+        self.value = value[0] if value else message
 
 
 class JqSyntaxError(ValueError):
-    """Raised when a jq expression does not compile."""
+    """Raised when a jq expression does not compile (column is 1-based)."""
+
+    def __init__(self, message, expression, column):
+        ValueError.__init__(self, "%s (at column %d)" % (message, column))
+        self.message = message
+        self.expression = expression
+        self.column = column
+
+    def caret(self):
+        """Return the expression line and a caret line under the column."""
+        start = self.expression.rfind("\n", 0, self.column - 1) + 1
+        end = self.expression.find("\n", start)
+        line = self.expression[start:] if end < 0 else self.expression[start:end]
+        return line + "\n" + " " * (self.column - 1 - start) + "^"
 # === END JQ PUBLIC ===
 
 _JQ_LINE = sys._getframe().f_lineno
 _JQ_SOURCE = r'''
+r"""The jq engine: the jq 1.8 language, compiled from _JQ_SOURCE on first use.
+
+Public names: jq_compile(expression, variables=()) -> program, whose
+run(value, variables=None, inputs=None) iterates over the outputs;
+jq_dumps(value, indent=None) prints one output as jq does; JqError and
+JqSyntaxError come from the module around this source.
+
+Design notes
+------------
+Lexing: jq_tokens() turns the expression into JqToken items (kind, value,
+pos).  A string literal becomes one JqToken whose value is a list of parts:
+plain text, or the JqToken list of an interpolated \( ... ) expression.
+
+Parsing: JqParser is a recursive-descent parser with one method per
+precedence level (pipe, comma, //, assignment, or, and, comparison, +, *,
+unary minus, postfix).  Nodes are tuples (kind, pos, ...).  As in jq's own
+grammar, `Term as $x | body` and `def` reach as far right as they can.
+
+Compiling: _Compiler turns each node into a Python closure
+run(input, env) -> iterable of outputs (by _eval_<kind>), so nothing walks
+the tree at run time.  Nodes that always give exactly one output also carry
+run.single(input, env) -> value, which pipes and operators use to skip
+generators: `.a.b`, literals and arithmetic on them run as plain calls.
+Path expressions (path(f), paths, the assignment operators) compile
+separately, by _path_<kind>, into closures run(input, path, env) ->
+iterable of (value, path) pairs.  Other expressions give their values
+with the path None, which the next suffix or the consumer rejects with
+jq's "Invalid path expression ..." messages.
+
+Generators: outputs are produced lazily, so `limit`, `first` and `label`
+stop a generator early and a program's outputs before an error are kept.
+Errors are exceptions: try, `?`, `//` and `?//` catch JqError, but not
+_JqBreak (break) or _JqHalt (halt).
+
+Scopes: variables, filter parameters and labels live in `env`, a linked
+list of (value, parent) tuples; the compiler resolves every name to a
+distance from the head, so undefined names are compile errors and a lookup
+is a few tuple steps.  Functions are bound statically: a call walks to the
+environment the function was defined in and pushes its arguments
+(_Closure: compiled code plus the caller's env).  The root of `env` holds
+the run's _Context (further inputs, named variables).
+
+Builtins: _jq_builtin_<name> are functions of values (one output; the
+arity comes from the signature or a _<arity> suffix);
+_jq_filter_<name>_<arity> take filter arguments and give any number of
+outputs, with _jq_path_<name>_<arity> as their path-mode versions.  The
+rest is written in jq, _JQ_PRELUDE; each of its definitions is parsed the
+first time a program calls it.
+
+Numbers: int or float.  Integers stay exact until arithmetic leaves
++-2**53, where they become doubles as in jq.  jq_dumps prints an integer
+unchanged (jq 1.7 keeps number literals it did not compute with), while
+tojson and comparisons use the double, as jq does without decNumber
+(have_decnum is false, as in gojq).
+
+Depth: comparison, equality, sorting, jq_dumps, `..`, recurse, tostream,
+getpath/setpath and fromjson are iterative, so values nested 10,000 deep
+work; so are long pipelines and comma lists in the expression.  Recursion
+in a jq program runs on Python's stack: past Python's recursion limit it
+ends in JqError("... recursion depth exceeded ..."), never a
+RecursionError, and an expression nested too deeply to parse is a
+JqSyntaxError.  Arrays stop at _MAX_ARRAY elements, so `[repeat(1)]` is an
+error, not an exhausted machine; `limit` bounds any generator.
+
+Deliberately unsupported
+------------------------
+- Modules (import, include, modulemeta, get_search_list): the CLI has no
+  jq library path, and a single-file tool should not read code from disk.
+  They fail to compile with "... is not supported by the bundled
+  evaluator".  $__prog_args is not defined either.
+- Oniguruma features that Python's re lacks: \G, \p{...} properties,
+  subexpression calls \g<name>, the absent operator, and (before Python
+  3.11) atomic groups and possessive quantifiers.  Using one is a jq
+  error; the usual spellings ((?<name>...), \k<name>, \h, \z, POSIX
+  classes such as [[:alpha:]]) are translated.
+- Dates go through Python's time.strftime and datetime.strptime, so %Z
+  parses only UTC, GMT and the local zone names, and platform-specific
+  directives follow the C library as jq's do.
+- input_filename is null and input_line_number is 0: the CLI gives the
+  engine values, not files.
+"""
+
+import itertools
+import json
+import math
+import re
+import sys
+import warnings
+
+_MAX_EXACT = 2 ** 53
+
+
+##############################################################################
+# Lexer
+##############################################################################
+
+_KEYWORDS = frozenset(
+    "def if then elif else end as reduce foreach try catch label import "
+    "include and or __loc__".split()
+)
+
+# Longest first, so that "?//" wins over "?" and "//=" over "//".
+_OPERATORS = sorted(
+    "?// //= |= += -= *= /= %= == != <= >= // .. "
+    "| , . [ ] { } ( ) : ; = < > + - * / % ?".split(),
+    key=len,
+    reverse=True,
+)
+
+_DIGITS = frozenset("0123456789")
+_IDENT_START = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_")
+_IDENT_RE = re.compile(r"[a-zA-Z_][a-zA-Z_0-9]*(?:::[a-zA-Z_][a-zA-Z_0-9]*)*")
+_FIELD_RE = re.compile(r"\.[a-zA-Z_][a-zA-Z_0-9]*")
+_NUMBER_RE = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_ESCAPES = {
+    '"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n",
+    "r": "\r", "t": "\t",
+}
+
+
+class JqToken(object):
+    """One lexical item of a jq expression: kind, value, offset."""
+
+    __slots__ = ("kind", "value", "pos")
+
+    def __init__(self, kind, value, pos):
+        self.kind = kind
+        self.value = value
+        self.pos = pos
+
+    def __repr__(self):
+        return "JqToken(%r, %r, %d)" % (self.kind, self.value, self.pos)
+
+
+def _syntax_error(expression, pos, message):
+    return JqSyntaxError(message, expression, pos + 1)
+
+
+def jq_tokens(expression, pos=0, nested=False):
+    """Split an expression into JqTokens; stop at an unmatched ')' if nested.
+
+    Returns (jq_tokens, end offset).  Kinds: num, str, ident, keyword,
+    field (.foo), var ($foo), format (@foo), op and eof.
+    """
+    out = []
+    depth = 0
+    n = len(expression)
+    while True:
+        # Skip blanks and comments.
+        while pos < n:
+            c = expression[pos]
+            if c in " \t\r\n":
+                pos += 1
+            elif c == "#":
+                pos = _comment_end(expression, pos)
+            else:
+                break
+        if pos >= n:
+            if nested:
+                raise _syntax_error(expression, pos, "unterminated string")
+            out.append(JqToken("eof", None, pos))
+            return out, pos
+        c = expression[pos]
+        m = None
+        if c == '"':
+            parts, end = _lex_string(expression, pos)
+            out.append(JqToken("str", parts, pos))
+            pos = end
+            continue
+        if c in _DIGITS or (c == "." and expression[pos + 1:pos + 2] in _DIGITS):
+            m = _NUMBER_RE.match(expression, pos)
+            text = m.group()
+            if "." in text or "e" in text or "E" in text:
+                value = float(text)
+            else:
+                value = int(text)
+            out.append(JqToken("num", value, pos))
+        elif c == ".":
+            m = _FIELD_RE.match(expression, pos)
+            if m:
+                out.append(JqToken("field", m.group()[1:], pos))
+        elif c in "$@":
+            m = _IDENT_RE.match(expression, pos + 1)
+            if not m:
+                raise _syntax_error(expression, pos, "syntax error: unexpected %r" % c)
+            kind = "var" if c == "$" else "format"
+            out.append(JqToken(kind, m.group(), pos))
+        elif c in _IDENT_START:
+            m = _IDENT_RE.match(expression, pos)
+            word = m.group()
+            kind = "keyword" if word in _KEYWORDS else "ident"
+            out.append(JqToken(kind, word, pos))
+        if m:
+            pos = m.end()
+            continue
+
+        # Operators; a nested lexer ends at the ")" closing "\(".
+        for op in _OPERATORS:
+            if expression.startswith(op, pos):
+                break
+        else:
+            raise _syntax_error(expression, pos, "syntax error: unexpected %r" % c)
+        if op == "(":
+            depth += 1
+        elif op == ")":
+            if nested and depth == 0:
+                out.append(JqToken("eof", None, pos))
+                return out, pos + 1
+            depth -= 1
+        out.append(JqToken("op", op, pos))
+        pos += len(op)
+
+
+def _comment_end(expression, pos):
+    """The end of the comment at pos: jq 1.7 continues a comment onto the
+    next line when the line ends with an odd number of backslashes."""
+    while True:
+        end = expression.find("\n", pos)
+        if end < 0:
+            return len(expression)
+        backslashes = end - len(expression[:end].rstrip("\\"))
+        if backslashes % 2 == 0:
+            return end
+        pos = end + 1
+
+
+def _lex_string(expression, pos):
+    """Lex the string literal at pos; return (parts, end offset)."""
+    parts = []
+    chunk = []
+    start = pos
+    pos += 1
+    n = len(expression)
+    while True:
+        if pos >= n:
+            raise _syntax_error(expression, start, "unterminated string")
+        c = expression[pos]
+        if c == '"':
+            break
+        if c != "\\":
+            chunk.append(c)
+            pos += 1
+            continue
+        e = expression[pos + 1:pos + 2]
+        if e in _ESCAPES:
+            chunk.append(_ESCAPES[e])
+            pos += 2
+        elif e == "u":
+            code, pos = _lex_unicode_escape(expression, pos)
+            chunk.append(code)
+        elif e == "(":
+            if chunk:
+                parts.append("".join(chunk))
+                chunk = []
+            inner, pos = jq_tokens(expression, pos + 2, nested=True)
+            parts.append(inner)
+        else:
+            raise _syntax_error(expression, pos, "invalid escape '\\%s'" % e)
+    if chunk or not parts:
+        parts.append("".join(chunk))
+    return parts, pos + 1
+
+
+def _lex_unicode_escape(expression, pos):
+    """Decode \\uXXXX at pos (joining surrogate pairs); return (char, end)."""
+    digits = expression[pos + 2:pos + 6]
+    if not re.match(r"[0-9a-fA-F]{4}$", digits):
+        raise _syntax_error(expression, pos, "invalid \\u escape")
+    code = int(digits, 16)
+    pos += 6
+    low = expression[pos + 2:pos + 6]
+    if (0xD800 <= code < 0xDC00 and expression.startswith("\\u", pos)
+            and re.match(r"[dD][c-fC-F][0-9a-fA-F]{2}$", low)):
+        code = 0x10000 + ((code - 0xD800) << 10) + (int(low, 16) - 0xDC00)
+        pos += 6
+    if 0xD800 <= code < 0xE000:
+        code = 0xFFFD
+    return chr(code), pos
+
+
+##############################################################################
+# Parser
+##############################################################################
+
+# Module system builtins, deliberately left out (see the notes on top).
+_MODULE_BUILTINS = frozenset(
+    ["modulemeta", "get_search_list", "get_prog_origin", "get_jq_origin"])
+_CONSTANTS = {"null": None, "true": True, "false": False}
+_ASSIGN_OPS = frozenset(["=", "|=", "+=", "-=", "*=", "/=", "%=", "//="])
+_COMPARE_OPS = frozenset(["==", "!=", "<", "<=", ">", ">="])
+
+
+class JqParser(object):
+    """Parse jq_tokens into a tree of (kind, pos, ...) tuples."""
+
+    def __init__(self, expression, jq_tokens_):
+        self.expression = expression
+        self.jq_tokens = jq_tokens_
+        self.index = 0
+
+    # -- helpers -------------------------------------------------------------
+
+    def _peek(self):
+        return self.jq_tokens[self.index]
+
+    def _next(self):
+        item = self.jq_tokens[self.index]
+        self.index += 1
+        return item
+
+    def _at(self, kind, value=None):
+        item = self.jq_tokens[self.index]
+        return item.kind == kind and (value is None or item.value == value)
+
+    def _accept(self, kind, value=None):
+        if self._at(kind, value):
+            return self._next()
+        return None
+
+    def _expect(self, kind, value=None):
+        if not self._at(kind, value):
+            self._unexpected()
+        return self._next()
+
+    def _unexpected(self):
+        item = self._peek()
+        if item.kind == "eof":
+            what = "end of input"
+        elif item.kind == "str":
+            what = "string"
+        elif item.kind in ("field", "var", "format"):
+            what = "'%s%s'" % ({"field": ".", "var": "$", "format": "@"}[
+                item.kind], item.value)
+        else:
+            what = "'%s'" % (item.value,)
+        raise _syntax_error(
+            self.expression, item.pos, "syntax error: unexpected " + what)
+
+    # -- entry point ---------------------------------------------------------
+
+    def parse(self):
+        """Parse the whole expression."""
+        if self._at("eof"):
+            return ("identity", 0)
+        node = self.parse_pipe()
+        self._expect("eof")
+        return node
+
+    # -- precedence levels, loosest first ----------------------------------
+
+    def parse_pipe(self, no_comma=False):
+        """Pipe level: `a | b`, `def f: ...; rest`, bindings, labels."""
+        if self._at("keyword", "def"):
+            fdef = self._parse_def()
+            return ("func_def", fdef[1], fdef, self.parse_pipe(no_comma))
+        # A loop, not recursion, so that long pipelines parse.
+        stages = []
+        while True:
+            stages.append(self._parse_alternative() if no_comma
+                          else self._parse_comma())
+            if not self._accept("op", "|"):
+                break
+            if self._at("keyword", "def"):
+                stages.append(self.parse_pipe(no_comma))
+                break
+        node = stages.pop()
+        while stages:
+            left = stages.pop()
+            node = ("pipe", left[1], left, node)
+        return node
+
+    def _parse_comma(self):
+        left = self._parse_alternative()
+        while self._at("op", ","):
+            pos = self._next().pos
+            left = ("comma", pos, left, self._parse_alternative())
+        return left
+
+    def _parse_alternative(self):
+        left = self._parse_assignment()
+        if self._at("op", "//"):
+            pos = self._next().pos
+            return ("alt", pos, left, self._parse_alternative())
+        return left
+
+    def _parse_assignment(self):
+        left = self._parse_or()
+        item = self._peek()
+        if item.kind == "op" and item.value in _ASSIGN_OPS:
+            self._next()
+            return ("assign", item.pos, item.value, left, self._parse_or())
+        return left
+
+    def _parse_or(self):
+        left = self._parse_and()
+        while self._at("keyword", "or"):
+            pos = self._next().pos
+            left = ("or", pos, left, self._parse_and())
+        return left
+
+    def _parse_and(self):
+        left = self._parse_comparison()
+        while self._at("keyword", "and"):
+            pos = self._next().pos
+            left = ("and", pos, left, self._parse_comparison())
+        return left
+
+    def _parse_comparison(self):
+        left = self._parse_additive()
+        item = self._peek()
+        if item.kind == "op" and item.value in _COMPARE_OPS:
+            self._next()
+            right = self._parse_additive()
+            left = ("binop", item.pos, item.value, left, right)
+            item = self._peek()
+            if item.kind == "op" and item.value in _COMPARE_OPS:
+                self._unexpected()  # comparisons do not chain in jq
+        return left
+
+    def _parse_additive(self):
+        left = self._parse_multiplicative()
+        while True:
+            item = self._peek()
+            if item.kind != "op" or item.value not in ("+", "-"):
+                return left
+            self._next()
+            right = self._parse_multiplicative()
+            left = ("binop", item.pos, item.value, left, right)
+
+    def _parse_multiplicative(self):
+        left = self._parse_unary()
+        while True:
+            item = self._peek()
+            if item.kind != "op" or item.value not in ("*", "/", "%"):
+                return left
+            self._next()
+            right = self._parse_unary()
+            left = ("binop", item.pos, item.value, left, right)
+
+    def _parse_unary(self):
+        if self._at("op", "-"):
+            pos = self._next().pos
+            return ("neg", pos, self._parse_unary())
+        return self.parse_postfix()
+
+    def parse_postfix(self, allow_as=True):
+        """A term with its suffixes: .a, [i], [i:j], [], ?, and `as`."""
+        term = self._parse_primary()
+        while True:
+            item = self._peek()
+            if item.kind == "field":
+                self._next()
+                term = ("field", item.pos, term, item.value)
+            elif item.kind == "op" and item.value == "." and self._dot_suffix():
+                self._next()
+                term = self._parse_dot_suffix(term)
+            elif item.kind == "op" and item.value == "[":
+                term = self._parse_bracket(term)
+            elif item.kind == "op" and item.value == "?":
+                self._next()
+                term = ("try", item.pos, term, None)
+            elif item.kind == "op" and item.value == "?//":
+                # Outside a pattern, `.a?//1` is `.a? // 1`: keep the "//".
+                self.jq_tokens[self.index] = JqToken("op", "//", item.pos + 1)
+                term = ("try", item.pos, term, None)
+            elif item.kind == "keyword" and item.value == "as" and allow_as:
+                return self._parse_binding(term)
+            else:
+                return term
+
+    def _dot_suffix(self):
+        following = self.jq_tokens[self.index + 1]
+        return following.kind == "str" or (
+            following.kind == "op" and following.value == "[")
+
+    def _parse_dot_suffix(self, term):
+        if self._at("op", "["):
+            return self._parse_bracket(term)
+        item = self._next()
+        key = self._string_node(item, None)
+        if key[0] == "literal":
+            return ("field", item.pos, term, key[2])
+        return ("index", item.pos, term, key)
+
+    def _parse_bracket(self, term):
+        pos = self._expect("op", "[").pos
+        if self._accept("op", "]"):
+            return ("iterate", pos, term)
+        if self._accept("op", ":"):
+            upper = self.parse_pipe()
+            self._expect("op", "]")
+            return ("slice", pos, term, None, upper)
+        index = self.parse_pipe()
+        if self._accept("op", ":"):
+            upper = None if self._at("op", "]") else self.parse_pipe()
+            self._expect("op", "]")
+            return ("slice", pos, term, index, upper)
+        self._expect("op", "]")
+        return ("index", pos, term, index)
+
+    def _parse_binding(self, source):
+        pos = self._expect("keyword", "as").pos
+        patterns = self._parse_patterns()
+        self._expect("op", "|")
+        return ("bind", pos, source, patterns, self.parse_pipe())
+
+    # -- terms ------------------------------------------------------------
+
+    def _parse_primary(self):
+        """One term; dispatch on the JqToken's kind (a flat dispatcher)."""
+        item = self._peek()
+        kind, value = item.kind, item.value
+        if kind == "num":
+            self._next()
+            return ("literal", item.pos, value)
+        if kind == "str":
+            self._next()
+            return self._string_node(item, None)
+        if kind == "format":
+            self._next()
+            if self._at("str"):
+                return self._string_node(self._next(), value)
+            return ("format", item.pos, value)
+        if kind == "field":
+            self._next()
+            return ("field", item.pos, ("identity", item.pos), value)
+        if kind == "var":
+            self._next()
+            if value == "__loc__":
+                line = self.expression.count("\n", 0, item.pos) + 1
+                return ("literal", item.pos, {"file": "<top-level>", "line": line})
+            return ("var", item.pos, value)
+        if kind == "keyword":
+            method = getattr(self, "_parse_keyword_" + value, None)
+            if method is None:
+                self._unexpected()
+            return method()
+        if kind == "ident":
+            return self._parse_call()
+        if kind != "op":
+            self._unexpected()
+        if value == ".":
+            self._next()
+            if self._at("str"):
+                return self._parse_dot_suffix(("identity", item.pos))
+            return ("identity", item.pos)
+        if value == "..":
+            self._next()
+            return ("call", item.pos, "recurse", [])
+        if value == "(":
+            self._next()
+            node = self.parse_pipe()
+            self._expect("op", ")")
+            return ("paren", item.pos, node)
+        if value == "[":
+            self._next()
+            if self._accept("op", "]"):
+                return ("array", item.pos, None)
+            node = self.parse_pipe()
+            self._expect("op", "]")
+            return ("array", item.pos, node)
+        if value == "{":
+            return self._parse_object()
+        self._unexpected()
+
+    def _parse_call(self):
+        item = self._next()
+        if item.value == "break":
+            label = self._expect("var")
+            return ("break", item.pos, label.value)
+        if item.value in _CONSTANTS and not self._at("op", "("):
+            return ("literal", item.pos, _CONSTANTS[item.value])
+        args = []
+        if self._accept("op", "("):
+            args.append(self.parse_pipe())
+            while self._accept("op", ";"):
+                args.append(self.parse_pipe())
+            self._expect("op", ")")
+        return ("call", item.pos, item.value, args)
+
+    def _string_node(self, item, fmt):
+        parts = []
+        for part in item.value:
+            if isinstance(part, str):
+                parts.append(part)
+            else:
+                sub = JqParser(self.expression, part)
+                parts.append(sub.parse())
+        if len(parts) == 1 and isinstance(parts[0], str) and fmt is None:
+            return ("literal", item.pos, parts[0])
+        return ("string", item.pos, parts, fmt)
+
+    def _parse_keyword_def(self):
+        fdef = self._parse_def()
+        return ("func_def", fdef[1], fdef, self.parse_pipe())
+
+    def _parse_def(self):
+        """`def name(params): body;` -> ("def", pos, name, params, body)."""
+        pos = self._expect("keyword", "def").pos
+        name_item = self._next()
+        if name_item.kind not in ("ident", "keyword"):
+            self.index -= 1
+            self._unexpected()
+        params = []
+        if self._accept("op", "("):
+            while True:
+                param = self._next()
+                if param.kind == "var":
+                    params.append("$" + param.value)
+                elif param.kind in ("ident", "keyword"):
+                    params.append(param.value)
+                else:
+                    self.index -= 1
+                    self._unexpected()
+                if not self._accept("op", ";"):
+                    break
+            self._expect("op", ")")
+        self._expect("op", ":")
+        body = self.parse_pipe()
+        self._expect("op", ";")
+        return ("def", pos, name_item.value, params, body)
+
+    def _parse_keyword_if(self):
+        pos = self._expect("keyword", "if").pos
+        node = self._parse_if_branches(pos)
+        self._expect("keyword", "end")
+        return node
+
+    def _parse_if_branches(self, pos):
+        """`cond then a (elif ...)* (else b)?`, up to its single `end`."""
+        cond = self.parse_pipe()
+        self._expect("keyword", "then")
+        then = self.parse_pipe()
+        elif_item = self._accept("keyword", "elif")
+        if elif_item is not None:
+            other = self._parse_if_branches(elif_item.pos)
+        elif self._accept("keyword", "else"):
+            other = self.parse_pipe()
+        else:
+            other = ("identity", pos)  # jq 1.7: no else keeps the input
+        return ("if", pos, cond, then, other)
+
+    def _parse_keyword_try(self):
+        pos = self._expect("keyword", "try").pos
+        body = self._parse_try_operand()
+        handler = None
+        if self._accept("keyword", "catch"):
+            handler = self._parse_try_operand()
+        return ("try", pos, body, handler)
+
+    def _parse_try_operand(self):
+        # try and catch bind tighter than any binary operator.
+        if self._at("op", "-"):
+            pos = self._next().pos
+            return ("neg", pos, self._parse_try_operand())
+        return self.parse_postfix(allow_as=False)
+
+    def _parse_keyword_reduce(self):
+        pos = self._expect("keyword", "reduce").pos
+        source = self.parse_postfix(allow_as=False)
+        self._expect("keyword", "as")
+        patterns = self._parse_patterns()
+        self._expect("op", "(")
+        init = self.parse_pipe()
+        self._expect("op", ";")
+        update = self.parse_pipe()
+        self._expect("op", ")")
+        return ("reduce", pos, source, patterns, init, update)
+
+    def _parse_keyword_foreach(self):
+        pos = self._expect("keyword", "foreach").pos
+        source = self.parse_postfix(allow_as=False)
+        self._expect("keyword", "as")
+        patterns = self._parse_patterns()
+        self._expect("op", "(")
+        init = self.parse_pipe()
+        self._expect("op", ";")
+        update = self.parse_pipe()
+        extract = None
+        if self._accept("op", ";"):
+            extract = self.parse_pipe()
+        self._expect("op", ")")
+        return ("foreach", pos, source, patterns, init, update, extract)
+
+    def _parse_keyword_label(self):
+        pos = self._expect("keyword", "label").pos
+        name = self._expect("var").value
+        self._expect("op", "|")
+        return ("label", pos, name, self.parse_pipe())
+
+    def _parse_keyword_import(self):
+        raise _syntax_error(
+            self.expression, self._peek().pos,
+            "import is not supported by the bundled evaluator")
+
+    _parse_keyword_include = _parse_keyword_import
+
+    # -- object construction -----------------------------------------------
+
+    def _parse_object(self):
+        pos = self._expect("op", "{").pos
+        entries = []
+        while not self._accept("op", "}"):
+            entries.append(self._parse_object_entry())
+            if not self._accept("op", ","):
+                self._expect("op", "}")
+                break
+        return ("object", pos, entries)
+
+    def _parse_object_entry(self):
+        """One `key: value` (or shorthand) of an object; value may be None."""
+        item = self._next()
+        kind, value = item.kind, item.value
+        if kind == "var":
+            if value == "__loc__":
+                line = self.expression.count("\n", 0, item.pos) + 1
+                loc = {"file": "<top-level>", "line": line}
+                return (("literal", item.pos, "__loc__"),
+                        ("literal", item.pos, loc))
+            return (("literal", item.pos, value), ("var", item.pos, value))
+        if kind in ("ident", "keyword"):
+            key = ("literal", item.pos, value)
+        elif kind == "num":
+            key = ("literal", item.pos, value)  # rejected at run time, as jq
+        elif kind == "str":
+            key = self._string_node(item, None)
+        elif kind == "format" and self._at("str"):
+            key = self._string_node(self._next(), value)
+        elif kind == "op" and value == "(":
+            key = self.parse_pipe()
+            self._expect("op", ")")
+            self._expect("op", ":")
+            return (key, self._parse_object_value())
+        else:
+            self.index -= 1
+            self._unexpected()
+        if self._accept("op", ":"):
+            return (key, self._parse_object_value())
+        return (key, None)
+
+    def _parse_object_value(self):
+        return self.parse_pipe(no_comma=True)
+
+    # -- destructuring patterns ---------------------------------------------
+
+    def _parse_patterns(self):
+        patterns = [self._parse_pattern()]
+        while self._accept("op", "?//"):
+            patterns.append(self._parse_pattern())
+        return patterns
+
+    def _parse_pattern(self):
+        item = self._next()
+        if item.kind == "var":
+            return ("pvar", item.pos, item.value)
+        if item.kind == "op" and item.value == "[":
+            elements = [self._parse_pattern()]
+            while self._accept("op", ","):
+                elements.append(self._parse_pattern())
+            self._expect("op", "]")
+            return ("parray", item.pos, elements)
+        if item.kind == "op" and item.value == "{":
+            entries = [self._parse_pattern_entry()]
+            while self._accept("op", ","):
+                entries.append(self._parse_pattern_entry())
+            self._expect("op", "}")
+            return ("pobject", item.pos, entries)
+        self.index -= 1
+        self._unexpected()
+
+    def _parse_pattern_entry(self):
+        """(key node, variable name or None, sub-pattern or None)."""
+        item = self._next()
+        kind, value = item.kind, item.value
+        if kind == "var":
+            sub = self._parse_pattern() if self._accept("op", ":") else None
+            return (("literal", item.pos, value), value, sub)
+        if kind in ("ident", "keyword"):
+            key = ("literal", item.pos, value)
+        elif kind == "str":
+            key = self._string_node(item, None)
+        elif kind == "op" and value == "(":
+            key = self.parse_pipe()
+            self._expect("op", ")")
+        else:
+            self.index -= 1
+            self._unexpected()
+        self._expect("op", ":")
+        return (key, None, self._parse_pattern())
+
+
+def _parse(expression):
+    jq_tokens_, _ = jq_tokens(expression)
+    return JqParser(expression, jq_tokens_).parse()
+
+
+##############################################################################
+# Values: types, errors, order, arithmetic
+##############################################################################
+
+_TYPE_NAMES = {
+    type(None): "null", bool: "boolean", int: "number", float: "number",
+    str: "string", list: "array", dict: "object",
+}
+
+# jq's order across types: null < false < true < numbers < strings
+# < arrays < objects.
+_TYPE_RANK = {type(None): 0, int: 3, float: 3, str: 4, list: 5, dict: 6}
+
+
+class _JqBreak(JqError):
+    """Raised by `break $label`; caught only by its own label."""
+
+    def __init__(self, label):
+        JqError.__init__(self, "break")
+        self.label = label
+
+
+class _JqHalt(JqError):
+    """Raised by halt and halt_error; never caught by try.
+
+    The CLI should exit with exit_code after writing str(error) to stderr
+    as it is (no "jq: " prefix, no newline added): halt_error's text, or
+    nothing for halt.
+    """
+
+    def __init__(self, exit_code, value, message):
+        JqError.__init__(self, message, value)
+        self.value = value
+        self.exit_code = exit_code
+
+
+def _type_name(value):
+    return _TYPE_NAMES[type(value)]
+
+
+def _rank(value):
+    if value is True:
+        return 2
+    if value is False:
+        return 1
+    return _TYPE_RANK[type(value)]
+
+
+def _brief(value, size=15):
+    """jq's dump of a value in error messages, cut to fit a size-byte
+    buffer as jq does (15 for most messages: 11 characters and ...)."""
+    text = _dumps(value, None, False)
+    if len(text) > size - 1:
+        text = text[:size - 4] + "..."
+    return text
+
+
+def _typed(value):
+    return "%s (%s)" % (_type_name(value), _brief(value))
+
+
+def _error(message):
+    return JqError(message)
+
+
+def _error_from_value(value):
+    """The JqError raised by error(value): jq's message for any value."""
+    if isinstance(value, str):
+        return JqError(value, value)
+    return JqError(_dumps(value, None, False) + " (not a string)", value)
+
+
+def _is_number(value):
+    t = type(value)
+    return t is int or t is float
+
+
+def _as_double(value):
+    """Numbers compare as doubles, as in jq: exact ints only up to 2**53."""
+    if type(value) is int and not -_MAX_EXACT <= value <= _MAX_EXACT:
+        try:
+            return float(value)
+        except OverflowError:
+            return math.inf if value > 0 else -math.inf
+    return value
+
+
+def _int_result(value):
+    """Keep an integer result exact while it fits a double's mantissa."""
+    if -_MAX_EXACT <= value <= _MAX_EXACT:
+        return value
+    return _as_double(value)
+
+
+def _compare_numbers(a, b):
+    a, b = _as_double(a), _as_double(b)
+    if a != a:
+        return -1  # nan sorts below every number, itself included
+    if b != b:
+        return 1
+    return -1 if a < b else (0 if a == b else 1)
+
+
+def _compare(a, b):
+    """jq's total order: -1, 0 or 1.  Iterative, for deeply nested values."""
+    pending = []  # (iterator over pairs of children, tie-break result)
+    while True:
+        ra, rb = _rank(a), _rank(b)
+        if ra != rb:
+            return -1 if ra < rb else 1
+        result = 0
+        if ra == 3:
+            result = _compare_numbers(a, b)
+        elif ra == 4:
+            result = -1 if a < b else (0 if a == b else 1)
+        elif ra == 5:
+            tie = len(a) - len(b)
+            pending.append((zip(a, b), -1 if tie < 0 else (1 if tie else 0)))
+        elif ra == 6:
+            ka, kb = sorted(a), sorted(b)
+            if ka != kb:
+                return -1 if ka < kb else 1
+            pending.append((zip([a[k] for k in ka], [b[k] for k in ka]), 0))
+        if result:
+            return result
+
+        # Move on to the next pair of children still to compare.
+        while pending:
+            pair = next(pending[-1][0], None)
+            if pair is not None:
+                a, b = pair
+                break
+            tie = pending.pop()[1]
+            if tie:
+                return tie
+        else:
+            return 0
+
+
+def _equal(a, b):
+    ta = type(a)
+    if ta is type(b) and (ta is str or ta is bool or a is None):
+        return a == b
+    return _compare(a, b) == 0
+
+
+def _sorted(values):
+    """values in jq's order (a stable sort)."""
+    return [values[i] for i in _sorted_indices(values)]
+
+
+def _sorted_indices(keys):
+    """The indices of keys in jq's order of the keys (stable)."""
+    try:
+        python_keys = [_order_key(key) for key in keys]
+    except RecursionError:  # too deep for _order_key: compare iteratively
+        python_keys = [_CompareKey(key) for key in keys]
+    return sorted(range(len(keys)), key=python_keys.__getitem__)
+
+
+def _order_key(value):
+    """A Python value that sorts as value does in jq's order.
+
+    Tuples compare element by element, shorter first, as jq's arrays do;
+    objects compare by their sorted keys, then by the values in key order.
+    """
+    t = type(value)
+    if t is str:
+        return (4, value)
+    if t is int or t is float:
+        value = _as_double(value)
+        return (3, 0, 0) if value != value else (3, 1, value)
+    if t is list:
+        return (5, tuple([_order_key(item) for item in value]))
+    if t is dict:
+        keys = sorted(value)
+        return (6, tuple(keys), tuple([_order_key(value[k]) for k in keys]))
+    return (_rank(value),)
+
+
+class _CompareKey(object):
+    """A sort key for sorted() that orders values as jq does."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+    def __lt__(self, other):
+        return _compare(self.value, other.value) < 0
+
+
+def _truthy(value):
+    return not (value is None or value is False)
+
+
+def _add(a, b):
+    ta, tb = type(a), type(b)
+    if ta is int and tb is int:
+        return _int_result(a + b)
+    if (ta is int or ta is float) and (tb is int or tb is float):
+        return a + b
+    if a is None:
+        return b
+    if b is None:
+        return a
+    if ta is tb:
+        if ta is str or ta is list:
+            return a + b
+        if ta is dict:
+            merged = dict(a)
+            merged.update(b)
+            return merged
+    raise _error("%s and %s cannot be added" % (_typed(a), _typed(b)))
+
+
+def _subtract(a, b):
+    ta, tb = type(a), type(b)
+    if ta is int and tb is int:
+        return _int_result(a - b)
+    if (ta is int or ta is float) and (tb is int or tb is float):
+        return a - b
+    if ta is list and tb is list:
+        return [x for x in a if not any(_equal(x, y) for y in b)]
+    raise _error("%s and %s cannot be subtracted" % (_typed(a), _typed(b)))
+
+
+def _multiply(a, b):
+    ta, tb = type(a), type(b)
+    if ta is int and tb is int:
+        return _int_result(a * b)
+    if (ta is int or ta is float) and (tb is int or tb is float):
+        return a * b
+    if ta is str and (tb is int or tb is float):
+        return _repeat_string(a, b)
+    if tb is str and (ta is int or ta is float):
+        return _repeat_string(b, a)
+    if ta is dict and tb is dict:
+        return _deep_merge(a, b)
+    raise _error("%s and %s cannot be multiplied" % (_typed(a), _typed(b)))
+
+
+def _repeat_string(text, times):
+    if times != times or times <= 0:
+        return None
+    if times * len(text) > 1 << 28:
+        raise _error("Repeat string result too long")
+    if not text:
+        return text
+    return text * (1 if times < 1 else int(times))
+
+
+def _deep_merge(a, b):
+    merged = dict(a)
+    for key, value in b.items():
+        old = merged.get(key)
+        if type(old) is dict and type(value) is dict:
+            merged[key] = _deep_merge(old, value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _divide(a, b):
+    ta, tb = type(a), type(b)
+    if (ta is int or ta is float) and (tb is int or tb is float):
+        if b == 0:
+            raise _error("%s and %s cannot be divided because the divisor "
+                         "is zero" % (_typed(a), _typed(b)))
+        try:
+            result = a / b
+        except OverflowError:
+            result = _as_double(a) / _as_double(b)
+        if result.is_integer() and abs(result) < _MAX_EXACT and result:
+            return int(result)
+        return result
+    if ta is str and tb is str:
+        return _split_string(a, b)
+    raise _error("%s and %s cannot be divided" % (_typed(a), _typed(b)))
+
+
+def _modulo(a, b):
+    ta, tb = type(a), type(b)
+    if (ta is int or ta is float) and (tb is int or tb is float):
+        ia, ib = _to_int(a), _to_int(b)
+        if ib == 0:
+            raise _error("%s and %s cannot be divided because the divisor "
+                         "is zero" % (_typed(a), _typed(b)))
+        # C's %: the result takes the sign of the dividend.
+        result = abs(ia) % abs(ib)
+        return -result if ia < 0 else result
+    raise _error("%s and %s cannot be divided" % (_typed(a), _typed(b)))
+
+
+def _to_int(value):
+    """Truncate a number toward zero, clamping infinities and nan like C."""
+    if type(value) is int:
+        return value
+    if value != value:
+        return 0
+    if value in (math.inf, -math.inf):
+        return (1 << 63) - 1 if value > 0 else -(1 << 63)
+    return int(value)
+
+
+def _floor_int(number):
+    """An array index from a number: floor, with nan and infinities clamped."""
+    if type(number) is int:
+        return number
+    if number != number:
+        return 0
+    if number in (math.inf, -math.inf):
+        return _to_int(number)
+    return math.floor(number)
+
+
+def _split_string(text, separator):
+    if text == "":
+        return []
+    if separator == "":
+        return list(text)
+    return text.split(separator)
+
+
+def _negate(value):
+    if type(value) is int:
+        return -value if value else -0.0  # jq's numbers are doubles: -0
+    if type(value) is float:
+        return -value
+    raise _error("%s cannot be negated" % _typed(value))
+
+
+_BINARY_OPS = {
+    "+": _add, "-": _subtract, "*": _multiply, "/": _divide, "%": _modulo,
+    "==": lambda a, b: _equal(a, b),
+    "!=": lambda a, b: not _equal(a, b),
+    "<": lambda a, b: _compare(a, b) < 0,
+    "<=": lambda a, b: _compare(a, b) <= 0,
+    ">": lambda a, b: _compare(a, b) > 0,
+    ">=": lambda a, b: _compare(a, b) >= 0,
+}
+
+
+##############################################################################
+# Values: indexing and paths
+##############################################################################
+
+
+def _index(value, key):
+    """value[key] with jq's rules (null tolerant, negative indices...)."""
+    tv, tk = type(value), type(key)
+    if tk is str:
+        if tv is dict:
+            return value.get(key)
+        if value is None:
+            return None
+        raise _error('Cannot index %s with "%s"' % (_type_name(value), key))
+    if tk is int or tk is float:
+        if tv is list:
+            if tk is float:
+                if key != key:
+                    return None
+                key = math.floor(key) if abs(key) < 1e18 else -1 << 62
+            if key < 0:
+                key += len(value)
+                if key < 0:
+                    return None
+            return value[key] if key < len(value) else None
+        if value is None:
+            return None
+    elif tk is dict and (tv is list or value is None):
+        if value is None:
+            return None
+        start, end = _slice_bounds(len(value), key.get("start"), key.get("end"))
+        return value[start:end]
+    elif tk is list and tv is list:
+        return _indices(value, key)
+    elif key is None and tv is dict:
+        pass
+    raise _error("Cannot index %s with %s" % (_type_name(value), _type_name(key)))
+
+
+def _slice_bounds(length, start, end):
+    """Clamp slice bounds as jq does (floats round down, then up at end)."""
+    if start is None:
+        start = 0
+    if end is None:
+        end = length
+    if not _is_number(start) or not _is_number(end):
+        raise _error("Start and end indices of an array slice must be numbers")
+    start = _clamp_index(start, length, math.floor)
+    end = _clamp_index(end, length, math.ceil)
+    return start, max(start, end)
+
+
+def _clamp_index(index, length, rounding):
+    if type(index) is float:
+        if index != index:
+            index = 0
+        elif abs(index) > 1e18:
+            index = -length if index < 0 else length
+        else:
+            index = rounding(index)
+    if index < 0:
+        index = max(0, length + index)
+    return min(index, length)
+
+
+def _slice(value, start, end):
+    if value is None:
+        return None
+    if type(value) is str or type(value) is list:
+        start, end = _slice_bounds(len(value), start, end)
+        return value[start:end]
+    raise _error("Cannot index %s with object" % _type_name(value))
+
+
+def _indices(value, needle):
+    """Offsets where needle occurs in value (string or array)."""
+    if value is None:
+        return None
+    if type(value) is str and type(needle) is str:
+        if not needle:
+            return None
+        found, at = [], value.find(needle)
+        while at >= 0:
+            found.append(at)
+            at = value.find(needle, at + 1)
+        return found
+    if type(value) is list and type(needle) is list:
+        if not needle:
+            return None
+        n = len(needle)
+        return [i for i in range(len(value) - n + 1)
+                if all(_equal(value[i + j], needle[j]) for j in range(n))]
+    if type(value) is list:
+        return [i for i, item in enumerate(value) if _equal(item, needle)]
+    raise _error("Cannot determine indices of %s in %s"
+                 % (_type_name(needle), _type_name(value)))
+
+
+def _iterate(value):
+    if type(value) is list:
+        return value
+    if type(value) is dict:
+        return list(value.values())
+    if value is None:
+        raise _error("Cannot iterate over null")
+    raise _error("Cannot iterate over %s" % _typed(value))
+
+
+def _keys_of(value):
+    """Keys (or indices) of a container, in iteration order."""
+    if type(value) is dict:
+        return list(value)
+    if type(value) is list:
+        return list(range(len(value)))
+    if value is None:
+        raise _error("Cannot iterate over null")
+    raise _error("Cannot iterate over %s" % _typed(value))
+
+
+def _getpath(value, path):
+    if type(path) is not list:
+        raise _error("Path must be specified as an array")
+    for key in path:
+        if value is None:
+            return None
+        value = _index(value, key)
+    return value
+
+
+def _setpath(value, path, new):
+    """A copy of value with new stored at path (iterative, copy on write)."""
+    if type(path) is not list:
+        raise _error("Path must be specified as an array")
+    parents = []
+    for key in path:
+        parents.append(value)
+        value = None if value is None else _index(value, key)
+    for key, parent in zip(reversed(path), reversed(parents)):
+        new = _set_child(parent, key, new)
+    return new
+
+
+def _set_child(container, key, new):
+    tc, tk = type(container), type(key)
+    if tk is str:
+        if container is None:
+            return {key: new}
+        if tc is dict:
+            copy = dict(container)
+            copy[key] = new
+            return copy
+        raise _error('Cannot index %s with "%s"' % (_type_name(container), key))
+    if tk is int or tk is float:
+        if container is None:
+            container = []
+        if type(container) is not list:
+            raise _error("Cannot index %s with number" % _type_name(container))
+        index = _floor_int(key)
+        if index < 0:
+            index += len(container)
+            if index < 0:
+                raise _error("Out of bounds negative array index")
+        if index > 50000000:
+            raise _error("Array index too large")
+        copy = list(container)
+        if index >= len(copy):
+            copy.extend([None] * (index - len(copy) + 1))
+        copy[index] = new
+        return copy
+    if tk is dict:
+        if container is None:
+            container = []
+        if type(container) is not list:
+            raise _error("Cannot update field at object index of %s"
+                         % _type_name(container))
+        if type(new) is not list:
+            raise _error("A slice of an array can only be assigned another array")
+        start, end = _slice_bounds(len(container), key.get("start"),
+                                   key.get("end"))
+        return container[:start] + new + container[end:]
+    raise _error("Invalid path component")
+
+
+def _delpaths(value, paths):
+    """Delete paths as jq does: every index refers to the value as given,
+    so del(.[1], .[-6], .[2:4]) deletes what those name before any shift."""
+    if type(paths) is not list:
+        raise _error("Paths must be specified as an array")
+    for path in paths:
+        if type(path) is not list:
+            raise _error("Path must be specified as an array")
+    if not paths:
+        return value
+    paths = _sorted(paths)
+    if not paths[0]:
+        return None  # deleting [] deletes the value itself
+    return _delete_paths(value, paths)
+
+
+def _delete_paths(value, paths):
+    """Delete sorted, non-empty paths from value (children first)."""
+    if value is None:
+        return None
+    direct, groups = [], []
+    for path in paths:
+        if len(path) == 1:
+            direct.append(path[0])
+        elif groups and _equal(groups[-1][0], path[0]):
+            groups[-1][1].append(path[1:])
+        else:
+            groups.append((path[0], [path[1:]]))
+    for key, rests in groups:
+        child = _index(value, key)
+        if child is not None:
+            value = _set_child(value, key, _delete_paths(child, rests))
+    return _delete_keys(value, direct) if direct else value
+
+
+def _delete_keys(container, keys):
+    if type(container) is dict:
+        for key in keys:
+            if type(key) is not str:
+                raise _error("Cannot delete field at index of object")
+        return {k: v for k, v in container.items() if k not in set(keys)}
+    if type(container) is not list:
+        kind = "object index" if type(keys[0]) is str else "index"
+        raise _error("Cannot delete field at %s of %s"
+                     % (kind, _type_name(container)))
+    doomed = set()
+    length = len(container)
+    for key in keys:
+        if type(key) is dict:
+            start, end = _slice_bounds(length, key.get("start"), key.get("end"))
+            doomed.update(range(start, end))
+        elif _is_number(key):
+            index = _floor_int(key)
+            if index < 0:
+                index += length
+                if index < 0:
+                    raise _error("Out of bounds negative array index")
+            doomed.add(index)
+        else:
+            raise _error("Cannot delete field at object index of array")
+    return [item for i, item in enumerate(container) if i not in doomed]
+
+
+##############################################################################
+# Formatting (jq_dumps) and parsing JSON text
+##############################################################################
+
+_encode_string = json.encoder.encode_basestring
+
+
+def _format_number(value, exact_ints=True):
+    """Print a number as jq does (shortest round trip, jq's exponent rule)."""
+    if type(value) is int:
+        if exact_ints or -_MAX_EXACT <= value <= _MAX_EXACT:
+            return str(value)
+        value = _as_double(value)
+    if value != value:
+        return "null"
+    if value in (math.inf, -math.inf):
+        value = sys.float_info.max if value > 0 else -sys.float_info.max
+    if value.is_integer() and abs(value) < 1e16:
+        if value == 0 and math.copysign(1.0, value) < 0:
+            return "-0"
+        return "%d" % value
+    return _format_double(value)
+
+
+def _format_double(value):
+    # Shortest digits from repr, then jq's rule: fixed notation unless the
+    # decimal exponent is below -4 or more than 15 past the digits.
+    sign = "-" if value < 0 else ""
+    mantissa, _, exponent = repr(abs(value)).partition("e")
+    whole, _, fraction = mantissa.partition(".")
+    digits = (whole + fraction).lstrip("0")
+    point = len(whole) + int(exponent or 0) - (len(whole + fraction)
+                                               - len(digits))
+    if whole == "0":
+        point = int(exponent or 0) - (len(fraction) - len(fraction.lstrip("0")))
+    digits = digits.rstrip("0") or "0"
+    if point <= -4 or point > len(digits) + 15:
+        head = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+        exp = point - 1
+        return "%s%se%s%02d" % (sign, head, "-" if exp < 0 else "+", abs(exp))
+    if point <= 0:
+        return sign + "0." + "0" * -point + digits
+    if point >= len(digits):
+        return sign + digits + "0" * (point - len(digits))
+    return sign + digits[:point] + "." + digits[point:]
+
+
+def _format_string(text):
+    encoded = _encode_string(text)
+    if "\x7f" in encoded:
+        encoded = encoded.replace("\x7f", "\\u007f")
+    return encoded
+
+
+def _dumps(value, indent, exact_ints):
+    """Serialize a value as jq does; iterative, so depth is no limit."""
+    out = []
+    # The work stack holds values to print and literal text (_Text).
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        t = type(item)
+        if t is _Text:
+            out.append(item.text)
+        elif t is str:
+            out.append(_format_string(item))
+        elif item is None:
+            out.append("null")
+        elif item is True:
+            out.append("true")
+        elif item is False:
+            out.append("false")
+        elif t is int or t is float:
+            out.append(_format_number(item, exact_ints))
+        elif t is list or t is dict:
+            _dump_container(item, 0, indent, stack, out)
+        elif t is _Nested:
+            _dump_container(item.value, item.depth, indent, stack, out)
+        else:
+            raise _error("%r is not a JSON value" % (item,))
+    return "".join(out)
+
+
+class _Text(object):
+    """Literal output text on the _dumps work stack."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text):
+        self.text = text
+
+
+class _Nested(object):
+    """A container on the _dumps work stack with its indentation depth."""
+
+    __slots__ = ("value", "depth")
+
+    def __init__(self, value, depth):
+        self.value = value
+        self.depth = depth
+
+
+def _dump_container(item, depth, indent, stack, out):
+    is_list = type(item) is list
+    opening, closing = ("[", "]") if is_list else ("{", "}")
+    if not item:
+        out.append(opening + closing)
+        return
+    if indent is None:
+        inner = closing_text = ""
+        comma = ","
+        colon = ":"
+    else:
+        inner = "\n" + " " * (indent * (depth + 1))
+        closing_text = "\n" + " " * (indent * depth)
+        comma = ","
+        colon = ": "
+    out.append(opening + inner)
+    stack.append(_Text(closing_text + closing))
+    entries = list(item) if is_list else list(item.items())
+    for position in range(len(entries) - 1, -1, -1):
+        entry = entries[position]
+        child = entry if is_list else entry[1]
+        if indent is not None and (type(child) is list or type(child) is dict):
+            child = _Nested(child, depth + 1)
+        stack.append(child)
+        if not is_list:
+            stack.append(_Text(_format_string(entry[0]) + colon))
+        if position:
+            stack.append(_Text(comma + inner))
+
+
+def jq_dumps(value, indent=None):
+    """Format one output as jq prints it (compact, or indented by indent)."""
+    t = type(value)
+    if t is str:
+        return _format_string(value)
+    if t is int or t is float:
+        return _format_number(value)
+    return _dumps(value, indent, True)
+
+
+def _tojson(value):
+    return _dumps(value, None, False)
+
+
+def _tostring(value):
+    return value if type(value) is str else _dumps(value, None, False)
+
+
+def _fromjson(text):
+    """Parse JSON text as jq's fromjson does (nan allowed, any depth)."""
+    try:
+        return json.loads(text, parse_constant=_json_constant)
+    except RecursionError:
+        return _loads_deep(text)
+    except ValueError as exc:
+        message = exc.msg if hasattr(exc, "msg") else str(exc)
+        raise _error("%s (while parsing '%s')" % (message, text)) from None
+
+
+def _json_constant(name):
+    if name == "NaN":
+        return math.nan
+    raise ValueError("Invalid literal %s" % name)
+
+
+_JSON_TOKEN_RE = re.compile(
+    r'\s*(?:([\[{\]},:])|("(?:[^"\\]|\\.)*")|'
+    r"(-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)|"
+    r"(true|false|null|NaN|nan))"
+)
+
+
+def _loads_deep(text):
+    """An iterative JSON parser, for documents too deep for json.loads.
+
+    It trusts the separators (json.loads has seen the text start well), but
+    never fails other than with a jq error.
+    """
+    stack = []  # [container, pending object key] being built
+    pos = 0
+    while True:
+        m = _JSON_TOKEN_RE.match(text, pos)
+        if not m:
+            raise _error("Invalid JSON text (while parsing '%s...')" % text[:20])
+        pos = m.end()
+        punct, string, number, word = m.groups()
+        if punct in ("[", "{"):
+            stack.append([[] if punct == "[" else {}, None])
+            continue
+        if punct in (",", ":"):
+            continue
+        if punct in ("]", "}"):
+            if not stack:
+                raise _error("Unmatched '%s' (while parsing '%s...')"
+                             % (punct, text[:20]))
+            value = stack.pop()[0]
+        elif string is not None:
+            value = json.loads(string)
+            if stack and type(stack[-1][0]) is dict and stack[-1][1] is None:
+                stack[-1][1] = value  # an object key
+                continue
+        elif number is not None:
+            value = json.loads(number)
+        else:
+            value = {"true": True, "false": False, "null": None}.get(
+                word, math.nan)
+        if not stack:
+            if text[pos:].strip():
+                raise _error("Unexpected extra JSON values (while parsing "
+                             "'%s...')" % text[:20])
+            return value
+        top = stack[-1]
+        if type(top[0]) is list:
+            top[0].append(value)
+        else:
+            top[0][top[1]] = value
+            top[1] = None
+
+
+##############################################################################
+# Compiler: jq tree -> Python closures
+##############################################################################
+
+_MISSING = object()
+
+
+class _Scope(object):
+    """A compile-time scope entry; slots counts the run-time env entries.
+
+    kind is "root", "var" (a value), "param" (a closure), "label" or
+    "func" (no run-time slot: calls are bound statically).
+    """
+
+    __slots__ = ("kind", "name", "value", "parent", "slots")
+
+    def __init__(self, kind, name, value, parent):
+        self.kind = kind
+        self.name = name
+        self.value = value
+        self.parent = parent
+        slots = parent.slots if parent is not None else 0
+        self.slots = slots if kind == "func" else slots + 1
+
+    def find(self, kind, name, arity=None):
+        """The nearest entry of this kind and name (and function arity)."""
+        scope = self
+        while scope is not None:
+            if scope.kind == kind and scope.name == name and (
+                    arity is None or scope.value.arity == arity):
+                return scope
+            scope = scope.parent
+        return None
+
+
+class _Context(object):
+    """Per-run state at the root of env: further inputs, named variables."""
+
+    __slots__ = ("inputs", "variables")
+
+    def __init__(self, inputs, variables):
+        self.inputs = inputs
+        self.variables = variables
+
+
+class _Code(object):
+    """A compiled filter argument; its path-mode version is made on demand."""
+
+    __slots__ = ("node", "scope", "compiler", "run", "_paths")
+
+    def __init__(self, compiler, node, scope, run=None):
+        self.compiler = compiler
+        self.node = node
+        self.scope = scope
+        self.run = run if run is not None else compiler.compile(node, scope)
+        self._paths = None
+
+    def paths(self, value, path, env):
+        """Run the argument in path mode: (value, path) pairs."""
+        if self._paths is None:
+            self._paths = self.compiler.compile_paths(self.node, self.scope)
+        return self._paths(value, path, env)
+
+
+class _Closure(object):
+    """A filter argument bound to the environment of its call site."""
+
+    __slots__ = ("code", "env")
+
+    def __init__(self, code, env):
+        self.code = code
+        self.env = env
+
+
+class _FuncDef(object):
+    """A jq function; its body compiles on first call, in either mode."""
+
+    __slots__ = ("name", "params", "body", "scope", "compiler", "arity",
+                 "_run", "_paths")
+
+    def __init__(self, compiler, name, params, body, scope):
+        self.compiler = compiler
+        self.name = name
+        self.params = params
+        self.body = body
+        self.scope = scope  # the scope of the definition, itself included
+        self.arity = len(params)
+        self._run = None
+        self._paths = None
+
+    def body_scope(self):
+        """The scope of the body: the definition's, then the parameters."""
+        scope = self.scope
+        for param in self.params:
+            if param.startswith("$"):
+                scope = _Scope("param", param[1:], None, scope)
+                scope = _Scope("var", param[1:], None, scope)
+            else:
+                scope = _Scope("param", param, None, scope)
+        return scope
+
+    def compile_now(self):
+        """Compile the body (once); undefined names raise JqSyntaxError."""
+        if self._run is None:
+            self._run = self.compiler.compile(self.body, self.body_scope())
+
+    def run(self, value, env):
+        """Call the function: env holds its arguments."""
+        if self._run is None:
+            self.compile_now()
+        return self._run(value, env)
+
+    def paths(self, value, path, env):
+        """Call the function in path mode."""
+        if self._paths is None:
+            self._paths = self.compiler.compile_paths(
+                self.body, self.body_scope())
+        return self._paths(value, path, env)
+
+
+def _walk(env, steps):
+    for _ in range(steps):
+        env = env[1]
+    return env
+
+
+def _single(run):
+    return getattr(run, "single", None)
+
+
+def _chain(node, kind):
+    """The operands of a chain of one binary kind (a, b, c of a , b , c),
+    found without recursion."""
+    operands, stack = [], [node]
+    while stack:
+        item = stack.pop()
+        if item[0] == kind:
+            stack.append(item[3])
+            stack.append(item[2])
+        else:
+            operands.append(item)
+    return operands
+
+
+def _pipe(left, right):
+    """left | right, for a left side with any number of outputs."""
+    def pipe(value, env):
+        for item in left(value, env):
+            yield from right(item, env)
+    return pipe
+
+
+def _pipe_singles(singles, right):
+    """s1 | s2 | ... | right, where each s gives exactly one output."""
+    if len(singles) == 1:
+        first = singles[0]
+        if _single(right) is not None:
+            second = _single(right)
+            return _with_single(lambda value, env: second(first(value, env),
+                                                          env))
+        return lambda value, env: right(first(value, env), env)
+
+    def chained(value, env):
+        for single in singles:
+            value = single(value, env)
+        return value
+    if _single(right) is not None:
+        last = _single(right)
+        return _with_single(lambda value, env: last(chained(value, env), env))
+    return lambda value, env: right(chained(value, env), env)
+
+
+def _with_single(single):
+    """A run function (one output, as a tuple) for a single-valued closure."""
+    def run(value, env):
+        return (single(value, env),)
+    run.single = single
+    return run
+
+
+def _identity_single(value, env):
+    return value
+
+
+_identity_run = _with_single(_identity_single)
+
+
+def _catchable(exc):
+    return not isinstance(exc, (_JqBreak, _JqHalt))
+
+
+def _product(runs, value, env):
+    """Cartesian product of argument outputs, the first varying fastest."""
+    pools = [list(run(value, env)) for run in runs]
+    combos = [[]]
+    for pool in reversed(pools):
+        combos = [[item] + rest for rest in combos for item in pool]
+    return combos
+
+
+def _invalid_path(value):
+    return _error("Invalid path expression with result %s"
+                  % _brief(value, 30))
+
+
+def _access_error(value, key):
+    """jq's error for a suffix applied to a value that is not a path."""
+    if key is _MISSING:
+        return _error("Invalid path expression near attempt to iterate "
+                      "through %s" % _brief(value, 30))
+    return _error("Invalid path expression near attempt to access element "
+                  "%s of %s" % (_tojson(key), _brief(value, 30)))
+
+
+def _same_value(item, value):
+    """jq's test that a non-path output is still the value at the path."""
+    if item is value:
+        return True
+    if _is_number(item) and _is_number(value):
+        return item == value
+    return type(item) is str and type(value) is str and item == value
+
+
+def _paths_only(pairs):
+    """The paths of path-mode outputs, refusing values that are not paths."""
+    for item, path in pairs:
+        if path is None:
+            raise _invalid_path(item)
+        yield list(path)
+
+
+class _Compiler(object):
+    """Compiles trees into closures; _eval_<kind> and _path_<kind> per node."""
+
+    def __init__(self, expression, prelude):
+        self.expression = expression
+        self.prelude = prelude  # (name, arity) -> _FuncDef
+
+    def compile(self, node, scope):
+        """The run(input, env) closure of a node."""
+        return getattr(self, "_eval_" + node[0])(node, scope)
+
+    def compile_paths(self, node, scope):
+        """The run(input, path, env) closure of a node, for path mode."""
+        method = getattr(self, "_path_" + node[0], None)
+        if method is None:
+            return self._path_default(node, scope)
+        return method(node, scope)
+
+    def fail(self, pos, message):
+        """A JqSyntaxError at an offset of the expression, to raise."""
+        return JqSyntaxError(message, self.expression, pos + 1)
+
+    # -- simple terms ----------------------------------------------------------
+
+    def _eval_identity(self, node, scope):
+        return _identity_run
+
+    def _eval_paren(self, node, scope):
+        return self.compile(node[2], scope)
+
+    def _eval_literal(self, node, scope):
+        constant = node[2]
+        return _with_single(lambda value, env: constant)
+
+    def _eval_var(self, node, scope):
+        name = node[2]
+        entry = scope.find("var", name)
+        if entry is None:
+            return self._special_var(node, scope)
+        steps = scope.slots - entry.slots
+        if steps == 0:
+            return _with_single(lambda value, env: env[0])
+        if steps == 1:
+            return _with_single(lambda value, env: env[1][0])
+        return _with_single(lambda value, env: _walk(env, steps)[0])
+
+    def _special_var(self, node, scope):
+        name, root = node[2], scope.slots - 1
+        if name == "ENV":
+            return _with_single(lambda value, env: _environment())
+        if name == "ARGS":
+            def args(value, env):
+                named = _walk(env, root)[0].variables or {}
+                return {"positional": [], "named": dict(named)}
+            return _with_single(args)
+        raise self.fail(node[1], "$%s is not defined" % name)
+
+    def _eval_format(self, node, scope):
+        formatter = self._formatter(node)
+        return _with_single(lambda value, env: formatter(value))
+
+    def _formatter(self, node):
+        formatter = _FORMATS.get(node[-1] if node[0] == "format" else node[3])
+        if formatter is None:
+            name = node[-1] if node[0] == "format" else node[3]
+            raise self.fail(node[1], "@%s is not a valid format" % name)
+        return formatter
+
+    # -- indexing ----------------------------------------------------------
+
+    def _eval_field(self, node, scope):
+        target, name = node[2], node[3]
+        if target[0] == "identity":
+            def field(value, env):
+                if type(value) is dict:
+                    return value.get(name)
+                return _index(value, name)
+            return _with_single(field)
+        run = self.compile(target, scope)
+        single = _single(run)
+        if single is not None:
+            def chained(value, env):
+                value = single(value, env)
+                if type(value) is dict:
+                    return value.get(name)
+                return _index(value, name)
+            return _with_single(chained)
+
+        def fields(value, env):
+            for item in run(value, env):
+                yield _index(item, name)
+        return fields
+
+    def _eval_index(self, node, scope):
+        run = self.compile(node[2], scope)
+        key_run = self.compile(node[3], scope)
+        single, key_single = _single(run), _single(key_run)
+        if single is not None and key_single is not None:
+            return _with_single(lambda value, env: _index(
+                single(value, env), key_single(value, env)))
+
+        def index(value, env):
+            for key in key_run(value, env):
+                for item in run(value, env):
+                    yield _index(item, key)
+        return index
+
+    def _eval_slice(self, node, scope):
+        run = self.compile(node[2], scope)
+        bounds = [self.compile(n, scope) if n is not None else None
+                  for n in node[3:5]]
+        bounds = [b if b is not None else _with_single(lambda v, e: None)
+                  for b in bounds]
+
+        def slice_(value, env):
+            for end in bounds[1](value, env):
+                for start in bounds[0](value, env):
+                    for item in run(value, env):
+                        yield _slice(item, start, end)
+        return slice_
+
+    def _eval_iterate(self, node, scope):
+        if node[2][0] == "identity":
+            def iterate_input(value, env):
+                if type(value) is list:
+                    return value
+                if type(value) is dict:
+                    return value.values()
+                return _iterate(value)
+            return iterate_input
+        run = self.compile(node[2], scope)
+
+        def iterate(value, env):
+            for item in run(value, env):
+                if type(item) is list:
+                    yield from item
+                else:
+                    yield from _iterate(item)
+        return iterate
+
+    # -- combinators -------------------------------------------------------
+
+    def _eval_pipe(self, node, scope):
+        # Compile the stages of a | b | c ... in a loop (long pipelines);
+        # runs of single-valued stages become one loop of plain calls.
+        stages = [self.compile(n, scope) for n in _chain(node, "pipe")]
+        run = stages.pop()
+        while stages:
+            singles = []
+            while stages and _single(stages[-1]) is not None:
+                singles.insert(0, _single(stages.pop()))
+            if singles:
+                run = _pipe_singles(singles, run)
+            if stages:
+                run = _pipe(stages.pop(), run)
+        return run
+
+    def _eval_comma(self, node, scope):
+        runs = [self.compile(n, scope) for n in _chain(node, "comma")]
+
+        def comma(value, env):
+            for run in runs:
+                yield from run(value, env)
+        return comma
+
+    def _eval_neg(self, node, scope):
+        if node[2][0] == "literal" and _is_number(node[2][2]):
+            constant = _negate(node[2][2])
+            return self._eval_literal(("literal", node[1], constant), scope)
+        run = self.compile(node[2], scope)
+        return lambda value, env: [_negate(v) for v in run(value, env)]
+
+    def _eval_binop(self, node, scope):
+        op = _BINARY_OPS[node[2]]
+        left = self.compile(node[3], scope)
+        right = self.compile(node[4], scope)
+        left_single, right_single = _single(left), _single(right)
+        if left_single is not None and right_single is not None:
+            def binop_single(value, env):
+                b = right_single(value, env)
+                return op(left_single(value, env), b)
+            return _with_single(binop_single)
+
+        def binop(value, env):
+            for b in right(value, env):
+                for a in left(value, env):
+                    yield op(a, b)
+        return binop
+
+    def _eval_and(self, node, scope):
+        return self._logic(node, scope, False)
+
+    def _eval_or(self, node, scope):
+        return self._logic(node, scope, True)
+
+    def _logic(self, node, scope, is_or):
+        left = self.compile(node[2], scope)
+        right = self.compile(node[3], scope)
+
+        def logic(value, env):
+            for a in left(value, env):
+                if _truthy(a) == is_or:
+                    yield is_or  # decided by the left side alone
+                    continue
+                for b in right(value, env):
+                    yield _truthy(b)
+        return logic
+
+    def _eval_alt(self, node, scope):
+        left = self.compile(node[2], scope)
+        right = self.compile(node[3], scope)
+
+        def alternative(value, env):
+            found = False
+            try:
+                for item in left(value, env):
+                    if item is not None and item is not False:
+                        found = True
+                        yield item
+            except JqError as exc:
+                if not _catchable(exc):
+                    raise
+            if not found:
+                yield from right(value, env)
+        return alternative
+
+    def _eval_if(self, node, scope):
+        cond = self.compile(node[2], scope)
+        then = self.compile(node[3], scope)
+        other = self.compile(node[4], scope)
+        cond_single = _single(cond)
+        if cond_single is not None:
+            def if_single(value, env):
+                test = cond_single(value, env)
+                if test is None or test is False:
+                    return other(value, env)
+                return then(value, env)
+            return if_single
+
+        def if_(value, env):
+            for test in cond(value, env):
+                if test is None or test is False:
+                    yield from other(value, env)
+                else:
+                    yield from then(value, env)
+        return if_
+
+    def _eval_try(self, node, scope):
+        body = self.compile(node[2], scope)
+        handler = self.compile(node[3], scope) if node[3] is not None else None
+
+        def try_(value, env):
+            try:
+                for item in body(value, env):
+                    yield item
+                return
+            except JqError as exc:
+                if not _catchable(exc):
+                    raise
+                error = exc
+            if handler is not None:
+                yield from handler(error.value, env)
+        return try_
+
+    def _eval_array(self, node, scope):
+        if node[2] is None:
+            return _with_single(lambda value, env: [])
+        run = self.compile(node[2], scope)
+        return _with_single(lambda value, env: _collect(run(value, env)))
+
+    def _eval_object(self, node, scope):
+        entries = [self._object_entry(key, val, scope) for key, val in node[2]]
+        if all(_single(k) and _single(v) for k, v in entries):
+            singles = [(_single(k), _single(v)) for k, v in entries]
+            return _with_single(lambda value, env: _build_object(
+                [(k(value, env), v(value, env)) for k, v in singles]))
+
+        def object_(value, env):
+            results = [[]]
+            for key_run, val_run in entries:
+                results = [partial + [(k, v)] for partial in results
+                           for k in key_run(value, env)
+                           for v in val_run(value, env)]
+            return [_build_object(pairs) for pairs in results]
+        return object_
+
+    def _object_entry(self, key, val, scope):
+        if val is None:  # {a}, {"a"}, {"\(x)"}: the value is .[key]
+            val = ("index", key[1], ("identity", key[1]), key)
+        return self.compile(key, scope), self.compile(val, scope)
+
+    def _eval_string(self, node, scope):
+        parts, fmt = node[2], node[3]
+        formatter = self._formatter(node) if fmt is not None else _tostring
+        runs = []
+        for part in parts:
+            if isinstance(part, str):
+                runs.append(part)
+            else:
+                runs.append(self.compile(part, scope))
+        if all(isinstance(r, str) or _single(r) for r in runs):
+            singles = [r if isinstance(r, str) else _single(r) for r in runs]
+            return _with_single(lambda value, env: "".join(
+                s if isinstance(s, str) else formatter(s(value, env))
+                for s in singles))
+        exprs = [r for r in runs if not isinstance(r, str)]
+
+        def string(value, env):
+            for combo in _product(exprs, value, env):
+                pieces = iter(combo)
+                yield "".join(r if isinstance(r, str) else formatter(next(pieces))
+                              for r in runs)
+        return string
+
+    # -- variables, reduce, foreach, labels --------------------------------
+
+    def _eval_bind(self, node, scope):
+        source = self.compile(node[2], scope)
+        patterns = node[3]
+        if len(patterns) == 1 and patterns[0][0] == "pvar":
+            body = self.compile(node[4], _Scope("var", patterns[0][2], None,
+                                                scope))
+            source_single = _single(source)
+            if source_single is not None:
+                return lambda value, env: body(
+                    value, (source_single(value, env), env))
+
+            def bind(value, env):
+                for item in source(value, env):
+                    yield from body(value, (item, env))
+            return bind
+        binder, inner = self._compile_patterns(patterns, scope)
+        body = self.compile(node[4], inner)
+
+        def bind_patterns(value, env):
+            for item in source(value, env):
+                yield from binder(item, value, env, body)
+        return bind_patterns
+
+    def _compile_patterns(self, patterns, scope):
+        """Compile `as` patterns: (binder, scope with the variables).
+
+        binder(item, input, env, body) runs body once per way the item
+        destructures; with ?// alternatives, an error moves on to the next
+        alternative, as jq does.
+        """
+        names = []
+        for pattern in patterns:
+            for name in _pattern_names(pattern):
+                if name not in names:
+                    names.append(name)
+        inner = scope
+        for name in names:
+            inner = _Scope("var", name, None, inner)
+        matchers = [self._pattern(p, scope) for p in patterns]
+
+        def binder(item, value, env, body):
+            for number, matcher in enumerate(matchers):
+                last = number == len(matchers) - 1
+                try:
+                    for bound in matcher(item, value, env):
+                        new_env = env
+                        for name in names:
+                            new_env = (bound.get(name), new_env)
+                        yield from body(value, new_env)
+                    return
+                except JqError as exc:
+                    if last or not _catchable(exc):
+                        raise
+        return binder, inner
+
+    def _pattern(self, pattern, scope):
+        """A matcher(item, input, env) -> iterator of {name: value} dicts."""
+        kind = pattern[0]
+        if kind == "pvar":
+            name = pattern[2]
+            return lambda item, value, env: ({name: item},)
+        if kind == "parray":
+            parts = [(_with_single(lambda v, e, i=i: i), self._pattern(p, scope))
+                     for i, p in enumerate(pattern[2])]
+        else:
+            parts = []
+            for key, name, sub in pattern[2]:
+                key_run = self.compile(key, scope)
+                matcher = self._pattern(sub, scope) if sub is not None else None
+                parts.append((key_run, _entry_matcher(name, matcher)))
+
+        def match(item, value, env):
+            results = [{}]
+            for key_run, matcher in parts:
+                results = [dict(partial, **bound) for partial in results
+                           for key in key_run(value, env)
+                           for bound in matcher(
+                               _pattern_index(item, key, kind), value, env)]
+            return results
+        return match
+
+    def _eval_reduce(self, node, scope):
+        source = self.compile(node[2], scope)
+        binder, inner = self._compile_patterns(node[3], scope)
+        init = self.compile(node[4], scope)
+        update = self.compile(node[5], inner)
+        simple = len(node[3]) == 1 and node[3][0][0] == "pvar"
+
+        def reduce_(value, env):
+            for state in init(value, env):
+                box = [state]
+
+                def step(_, new_env):
+                    # The last output of the update is the new state; no
+                    # output at all makes it null, as in jq 1.7.
+                    last = None
+                    for last in update(box[0], new_env):
+                        pass
+                    box[0] = last
+                    return ()
+                for item in source(value, env):
+                    if simple:
+                        step(None, (item, env))
+                    else:
+                        for _ in binder(item, value, env, step):
+                            pass
+                yield box[0]
+        return reduce_
+
+    def _eval_foreach(self, node, scope):
+        source = self.compile(node[2], scope)
+        binder, inner = self._compile_patterns(node[3], scope)
+        init = self.compile(node[4], scope)
+        update = self.compile(node[5], inner)
+        extract = self.compile(node[6], inner) if node[6] is not None else None
+        simple = len(node[3]) == 1 and node[3][0][0] == "pvar"
+
+        def foreach(value, env):
+            for state in init(value, env):
+                box = [state]
+
+                def step(_, new_env):
+                    for new_state in update(box[0], new_env):
+                        box[0] = new_state
+                        if extract is None:
+                            yield new_state
+                        else:
+                            yield from extract(new_state, new_env)
+                for item in source(value, env):
+                    if simple:
+                        yield from step(None, (item, env))
+                    else:
+                        yield from binder(item, value, env, step)
+        return foreach
+
+    def _eval_label(self, node, scope):
+        body = self.compile(node[3], _Scope("label", node[2], None, scope))
+
+        def label(value, env):
+            marker = object()
+            try:
+                yield from body(value, (marker, env))
+            except _JqBreak as exc:
+                if exc.label is not marker:
+                    raise
+        return label
+
+    def _eval_break(self, node, scope):
+        entry = scope.find("label", node[2])
+        if entry is None:
+            raise self.fail(node[1], "$*label-%s is not defined" % node[2])
+        steps = scope.slots - entry.slots
+
+        def break_(value, env):
+            raise _JqBreak(_walk(env, steps)[0])
+        return break_
+
+    # -- assignment --------------------------------------------------------
+
+    def _eval_assign(self, node, scope):
+        op, lhs, rhs = node[2], node[3], node[4]
+        paths = self.compile_paths(lhs, scope)
+        rhs_run = self.compile(rhs, scope)
+        if op == "|=":
+            return lambda value, env: (_modify(value, paths, rhs_run, env),)
+        if op == "=":
+            def assign(value, env):
+                for new in rhs_run(value, env):
+                    yield _update_paths(value, paths, env, lambda old: new)
+            return assign
+        combine = _BINARY_OPS.get(op[:-1])
+        if op == "//=":
+            combine = lambda old, new: old if _truthy(old) else new
+
+        def update(value, env):
+            for new in rhs_run(value, env):
+                yield _update_paths(value, paths, env,
+                                    lambda old: combine(old, new))
+        return update
+
+    # -- definitions and calls ------------------------------------------------
+
+    def _eval_func_def(self, node, scope):
+        _, pos, name, params, body = node[2]
+        fdef = _FuncDef(self, name, params, body, None)
+        inner = _Scope("func", name, fdef, scope)
+        fdef.scope = inner
+        # Compile the body now, even if it is never called: an undefined
+        # name in it is a compile error, as in jq.
+        fdef.compile_now()
+        return self.compile(node[3], inner)
+
+    def _eval_call(self, node, scope):
+        kind, target, steps = self._resolve(node, scope)
+        args = node[3]
+        if kind == "param":
+            def call_param(value, env):
+                closure = _walk(env, steps)[0]
+                return closure.code.run(value, closure.env)
+            return call_param
+        if kind == "func":
+            return self._call_function(target, args, steps, scope)
+        if kind == "filter":
+            return target(self, args, scope)
+        return self._call_builtin(target, args, scope)
+
+    def _resolve(self, node, scope):
+        """Find what a call names: (kind, target, env steps)."""
+        name, arity = node[2], len(node[3])
+        entry = scope
+        while entry is not None:
+            if entry.name == name:
+                if entry.kind == "func" and entry.value.arity == arity:
+                    return "func", entry.value, scope.slots - entry.slots
+                if entry.kind == "param" and arity == 0:
+                    return "param", None, scope.slots - entry.slots
+            entry = entry.parent
+        fdef = self.prelude.get((name, arity))
+        if fdef is not None:
+            return "func", fdef, scope.slots - 1
+        if name in _MODULE_BUILTINS:
+            raise self.fail(node[1], "%s is not supported by the bundled "
+                            "evaluator" % name)
+        native = _FILTERS.get((name, arity))
+        if native is not None:
+            return "filter", native, 0
+        builtin = _BUILTINS.get((name, arity))
+        if builtin is not None:
+            return "builtin", builtin, 0
+        raise self.fail(node[1], "%s/%d is not defined" % (name, arity))
+
+    def _call_function(self, fdef, args, steps, scope):
+        codes = [_Code(self, arg, scope) for arg in args]
+        if not codes:
+            return lambda value, env: fdef.run(value, _walk(env, steps))
+        value_params = [p.startswith("$") for p in fdef.params]
+        if not any(value_params):
+            def call(value, env):
+                new_env = _walk(env, steps)
+                for code in codes:
+                    new_env = (_Closure(code, env), new_env)
+                return fdef.run(value, new_env)
+            return call
+
+        def call_values(value, env):
+            for new_env in self._argument_envs(fdef, codes, steps, value, env):
+                yield from fdef.run(value, new_env)
+        return call_values
+
+    def _argument_envs(self, fdef, codes, steps, value, env):
+        """The environments of a call with $name parameters: one for each
+        combination of their values, the first parameter varying slowest.
+        A $name parameter binds both $name and the filter name."""
+        value_params = [p.startswith("$") for p in fdef.params]
+        pools = [list(code.run(value, env)) if is_value else [None]
+                 for code, is_value in zip(codes, value_params)]
+        combos = [[]]
+        for pool in pools:
+            combos = [c + [item] for c in combos for item in pool]
+        for combo in combos:
+            new_env = _walk(env, steps)
+            for code, is_value, item in zip(codes, value_params, combo):
+                if is_value:
+                    const = _Code(self, ("literal", 0, item), None,
+                                  _with_single(lambda v, e, c=item: c))
+                    new_env = (item, (_Closure(const, None), new_env))
+                else:
+                    new_env = (_Closure(code, env), new_env)
+            yield new_env
+
+    def _call_builtin(self, builtin, args, scope):
+        runs = [self.compile(arg, scope) for arg in args]
+        if not runs:
+            return _with_single(lambda value, env: builtin(value))
+        singles = [_single(run) for run in runs]
+        if len(runs) == 1 and singles[0] is not None:
+            arg = singles[0]
+            return _with_single(lambda value, env: builtin(value, arg(value, env)))
+        if len(runs) == 1:
+            run = runs[0]
+            return lambda value, env: [builtin(value, a) for a in run(value, env)]
+
+        def call(value, env):
+            for combo in _product(runs, value, env):
+                yield builtin(value, *combo)
+        return call
+
+    # -- path mode ---------------------------------------------------------
+
+    def _path_default(self, node, scope):
+        # Not a path expression: its outputs carry the path None, which a
+        # suffix (.a, .[], ...) or the consumer (path(), |=...) rejects with
+        # jq's error.  As in jq, an output that is the input itself keeps
+        # the path: {"a":1} | path(.a | 1) is ["a"].
+        run = self.compile(node, scope)
+
+        def not_a_path(value, path, env):
+            for item in run(value, env):
+                yield item, (path if _same_value(item, value) else None)
+        return not_a_path
+
+    def _path_identity(self, node, scope):
+        return lambda value, path, env: ((value, path),)
+
+    def _path_paren(self, node, scope):
+        return self.compile_paths(node[2], scope)
+
+    def _path_field(self, node, scope):
+        target, name = self.compile_paths(node[2], scope), node[3]
+
+        def field(value, path, env):
+            for item, item_path in target(value, path, env):
+                if item_path is None:
+                    raise _access_error(item, name)
+                yield _index(item, name), item_path + (name,)
+        return field
+
+    def _path_index(self, node, scope):
+        target = self.compile_paths(node[2], scope)
+        key_run = self.compile(node[3], scope)
+
+        def index(value, path, env):
+            for key in key_run(value, env):
+                for item, item_path in target(value, path, env):
+                    if item_path is None:
+                        raise _access_error(item, key)
+                    child = _index(item, key)
+                    # .[array] gives indices, which are not a path.
+                    yield child, (None if type(key) is list
+                                  else item_path + (key,))
+        return index
+
+    def _path_slice(self, node, scope):
+        target = self.compile_paths(node[2], scope)
+        bounds = [self.compile(n, scope) if n is not None else None
+                  for n in node[3:5]]
+        bounds = [b if b is not None else _with_single(lambda v, e: None)
+                  for b in bounds]
+
+        def slice_(value, path, env):
+            for end in bounds[1](value, env):
+                for start in bounds[0](value, env):
+                    key = {"start": start, "end": end}
+                    for item, item_path in target(value, path, env):
+                        if item_path is None:
+                            raise _access_error(item, key)
+                        yield _slice(item, start, end), item_path + (key,)
+        return slice_
+
+    def _path_iterate(self, node, scope):
+        target = self.compile_paths(node[2], scope)
+
+        def iterate(value, path, env):
+            for item, item_path in target(value, path, env):
+                if item_path is None:
+                    raise _access_error(item, _MISSING)
+                if type(item) is dict:
+                    for key, child in item.items():
+                        yield child, item_path + (key,)
+                elif type(item) is list:
+                    for key, child in enumerate(item):
+                        yield child, item_path + (key,)
+                else:
+                    _iterate(item)  # raises jq's error
+        return iterate
+
+    def _path_pipe(self, node, scope):
+        left = self.compile_paths(node[2], scope)
+        right = self.compile_paths(node[3], scope)
+
+        def pipe(value, path, env):
+            for item, item_path in left(value, path, env):
+                yield from right(item, item_path, env)
+        return pipe
+
+    def _path_comma(self, node, scope):
+        left = self.compile_paths(node[2], scope)
+        right = self.compile_paths(node[3], scope)
+
+        def comma(value, path, env):
+            yield from left(value, path, env)
+            yield from right(value, path, env)
+        return comma
+
+    def _path_if(self, node, scope):
+        cond = self.compile(node[2], scope)
+        then = self.compile_paths(node[3], scope)
+        other = self.compile_paths(node[4], scope)
+
+        def if_(value, path, env):
+            for test in cond(value, env):
+                branch = then if _truthy(test) else other
+                yield from branch(value, path, env)
+        return if_
+
+    def _path_alt(self, node, scope):
+        left = self.compile_paths(node[2], scope)
+        right = self.compile_paths(node[3], scope)
+
+        def alternative(value, path, env):
+            found = False
+            try:
+                for item, item_path in left(value, path, env):
+                    if _truthy(item):
+                        found = True
+                        yield item, item_path
+            except JqError as exc:
+                if not _catchable(exc):
+                    raise
+            if not found:
+                yield from right(value, path, env)
+        return alternative
+
+    def _path_try(self, node, scope):
+        body = self.compile_paths(node[2], scope)
+        handler = self.compile(node[3], scope) if node[3] is not None else None
+
+        def try_(value, path, env):
+            try:
+                yield from body(value, path, env)
+                return
+            except JqError as exc:
+                if not _catchable(exc):
+                    raise
+                error = exc
+            if handler is not None:
+                for item in handler(error.value, env):
+                    yield item, None
+        return try_
+
+    def _path_bind(self, node, scope):
+        source = self.compile(node[2], scope)
+        binder, inner = self._compile_patterns(node[3], scope)
+        body = self.compile_paths(node[4], inner)
+
+        def bind(value, path, env):
+            def body_run(value_, new_env):
+                return body(value_, path, new_env)
+            for item in source(value, env):
+                yield from binder(item, value, env, body_run)
+        return bind
+
+    def _path_func_def(self, node, scope):
+        _, pos, name, params, body = node[2]
+        fdef = _FuncDef(self, name, params, body, None)
+        inner = _Scope("func", name, fdef, scope)
+        fdef.scope = inner
+        fdef.compile_now()  # undefined names are compile errors here too
+        return self.compile_paths(node[3], inner)
+
+    def _path_label(self, node, scope):
+        body = self.compile_paths(node[3], _Scope("label", node[2], None, scope))
+
+        def label(value, path, env):
+            marker = object()
+            try:
+                yield from body(value, path, (marker, env))
+            except _JqBreak as exc:
+                if exc.label is not marker:
+                    raise
+        return label
+
+    def _path_reduce(self, node, scope):
+        source = self.compile(node[2], scope)
+        binder, inner = self._compile_patterns(node[3], scope)
+        init = self.compile_paths(node[4], scope)
+        update = self.compile_paths(node[5], inner)
+
+        def reduce_(value, path, env):
+            for state in init(value, path, env):
+                box = [state]
+
+                def step(_, new_env):
+                    last = (None, ())
+                    for last in update(box[0][0], box[0][1], new_env):
+                        pass
+                    box[0] = last
+                    return ()
+                for item in source(value, env):
+                    for _ in binder(item, value, env, step):
+                        pass
+                yield box[0]
+        return reduce_
+
+    def _path_foreach(self, node, scope):
+        source = self.compile(node[2], scope)
+        binder, inner = self._compile_patterns(node[3], scope)
+        init = self.compile_paths(node[4], scope)
+        update = self.compile_paths(node[5], inner)
+        extract = (self.compile_paths(node[6], inner)
+                   if node[6] is not None else None)
+
+        def foreach(value, path, env):
+            for state in init(value, path, env):
+                box = [state]
+
+                def step(_, new_env):
+                    for new_state in update(box[0][0], box[0][1], new_env):
+                        box[0] = new_state
+                        if extract is None:
+                            yield new_state
+                        else:
+                            yield from extract(new_state[0], new_state[1],
+                                               new_env)
+                for item in source(value, env):
+                    yield from binder(item, value, env, step)
+        return foreach
+
+    def _path_call(self, node, scope):
+        kind, target, steps = self._resolve(node, scope)
+        args = node[3]
+        if kind == "param":
+            def call_param(value, path, env):
+                closure = _walk(env, steps)[0]
+                return closure.code.paths(value, path, closure.env)
+            return call_param
+        if kind == "func":
+            return self._path_function(target, args, steps, scope)
+        native = _PATH_FILTERS.get((node[2], len(args)))
+        if native is not None:
+            return native(self, args, scope)
+        return self._path_default(node, scope)
+
+    def _path_function(self, fdef, args, steps, scope):
+        codes = [_Code(self, arg, scope) for arg in args]
+
+        def call(value, path, env):
+            for new_env in self._argument_envs(fdef, codes, steps, value, env):
+                yield from fdef.paths(value, path, new_env)
+        return call
+
+
+# Arrays are built in memory: a runaway generator ([range(1e10)],
+# [repeat(1)]) must end in a jq error, not exhaust the machine.
+_MAX_ARRAY = 1 << 24
+
+
+def _collect(outputs):
+    items = list(itertools.islice(outputs, _MAX_ARRAY + 1))
+    if len(items) > _MAX_ARRAY:
+        raise _error("Array too large: more than %d elements" % _MAX_ARRAY)
+    return items
+
+
+def _pattern_names(pattern):
+    if pattern[0] == "pvar":
+        return [pattern[2]]
+    names = []
+    if pattern[0] == "parray":
+        for sub in pattern[2]:
+            names.extend(_pattern_names(sub))
+    else:
+        for _, name, sub in pattern[2]:
+            if name is not None:
+                names.append(name)
+            if sub is not None:
+                names.extend(_pattern_names(sub))
+    return names
+
+
+def _entry_matcher(name, matcher):
+    """Bind {$name: pattern} object entries: the variable and the pattern."""
+    if matcher is None:
+        return lambda item, value, env: ({name: item},)
+    if name is None:
+        return matcher
+
+    def both(item, value, env):
+        for bound in matcher(item, value, env):
+            merged = {name: item}
+            merged.update(bound)
+            yield merged
+    return both
+
+
+def _pattern_index(item, key, kind):
+    if kind == "pobject" and type(key) is not str:
+        raise _error("Cannot index %s with %s" % (_type_name(item),
+                                                   _type_name(key)))
+    return _index(item, key)
+
+
+def _build_object(pairs):
+    result = {}
+    for key, value in pairs:
+        if type(key) is not str:
+            raise _error("Object keys must be strings")
+        result[key] = value
+    return result
+
+
+def _environment():
+    import os
+    return dict(os.environ)
+
+
+def _collect_paths(paths, value, env):
+    return list(_paths_only(paths(value, (), env)))
+
+
+def _update_paths(value, paths, env, change):
+    """setpath every path of the left side, in order (for =, +=, //=...)."""
+    owned = {}
+    for path in _collect_paths(paths, value, env):
+        value = _setpath_owned(value, path, change(_getpath(value, path)),
+                               owned)
+    return value
+
+
+def _modify(value, paths, update, env):
+    """`paths |= update`: the first output replaces, no output deletes."""
+    owned = {}
+    deleted = []
+    for path in _collect_paths(paths, value, env):
+        for new in update(_getpath(value, path), env):
+            value = _setpath_owned(value, path, new, owned)
+            break
+        else:
+            deleted.append(path)
+    if deleted:
+        value = _delpaths(value, deleted)
+    return value
+
+
+def _setpath_owned(value, path, new, owned):
+    """_setpath that updates in place the containers it created itself.
+
+    Assignments over many paths (`.[] |= f`) would otherwise copy the
+    whole container once per path.  owned maps id() to the container, which
+    also keeps it alive so that its id cannot be reused.
+    """
+    if not path:
+        return new
+    parents = []
+    for key in path:
+        parents.append(value)
+        value = None if value is None else _index(value, key)
+    for key, parent in zip(reversed(path), reversed(parents)):
+        if id(parent) in owned and type(key) is str and type(parent) is dict:
+            parent[key] = new
+            new = parent
+            continue
+        if (id(parent) in owned and type(key) is int and type(parent) is list
+                and -len(parent) <= key < len(parent)):
+            parent[key] = new
+            new = parent
+            continue
+        new = _set_child(parent, key, new)
+        owned[id(new)] = new
+    return new
+
+
+##############################################################################
+# Builtins: filters with filter arguments
+##############################################################################
+# _jq_filter_<name>_<arity>(compiler, args, scope) returns a run function;
+# _jq_path_<name>_<arity> is its path-mode version, where there is one.
+
+
+def _jq_filter_empty_0(compiler, args, scope):
+    return lambda value, env: ()
+
+
+def _jq_filter_not_0(compiler, args, scope):
+    return _with_single(lambda value, env: value is None or value is False)
+
+
+def _jq_filter_path_1(compiler, args, scope):
+    paths = compiler.compile_paths(args[0], scope)
+    return lambda value, env: _paths_only(paths(value, (), env))
+
+
+def _jq_filter_select_1(compiler, args, scope):
+    cond = compiler.compile(args[0], scope)
+    cond_single = _single(cond)
+    if cond_single is not None:
+        def select_single(value, env):
+            test = cond_single(value, env)
+            return () if test is None or test is False else (value,)
+        return select_single
+    return lambda value, env: [value for test in cond(value, env)
+                               if test is not None and test is not False]
+
+
+def _jq_path_select_1(compiler, args, scope):
+    cond = compiler.compile(args[0], scope)
+    return lambda value, path, env: [(value, path) for test in cond(value, env)
+                                     if _truthy(test)]
+
+
+def _recurse_children(value):
+    if type(value) is list:
+        return value
+    if type(value) is dict:
+        return value.values()
+    return ()
+
+
+def _jq_filter_recurse_0(compiler, args, scope):
+    def recurse(value, env):
+        # Depth-first, pre-order, with an explicit stack: any depth works.
+        stack = [iter((value,))]
+        while stack:
+            for item in stack[-1]:
+                yield item
+                if type(item) is list or type(item) is dict:
+                    stack.append(iter(_recurse_children(item)))
+                break
+            else:
+                stack.pop()
+    return recurse
+
+
+def _jq_path_recurse_0(compiler, args, scope):
+    def recurse(value, path, env):
+        stack = [iter(((value, path),))]
+        while stack:
+            for item, item_path in stack[-1]:
+                yield item, item_path
+                if item_path is None and (type(item) in (list, dict)):
+                    raise _access_error(item, _MISSING)
+                if type(item) is list:
+                    stack.append(iter([(child, item_path + (key,))
+                                       for key, child in enumerate(item)]))
+                elif type(item) is dict:
+                    stack.append(iter([(child, item_path + (key,))
+                                       for key, child in item.items()]))
+                break
+            else:
+                stack.pop()
+    return recurse
+
+
+def _jq_filter_recurse_1(compiler, args, scope):
+    step = compiler.compile(args[0], scope)
+
+    def recurse(value, env):
+        stack = [iter((value,))]
+        while stack:
+            for item in stack[-1]:
+                yield item
+                stack.append(iter(step(item, env)))
+                break
+            else:
+                stack.pop()
+    return recurse
+
+
+def _jq_filter_recurse_2(compiler, args, scope):
+    # recurse(f; cond) is recurse(f | select(cond)), iteratively.
+    step_node = ("pipe", 0, args[0], ("call", 0, "select", [args[1]]))
+    return _jq_filter_recurse_1(compiler, [step_node], scope)
+
+
+def _jq_path_recurse_2(compiler, args, scope):
+    step_node = ("pipe", 0, args[0], ("call", 0, "select", [args[1]]))
+    return _jq_path_recurse_1(compiler, [step_node], scope)
+
+
+def _jq_path_recurse_1(compiler, args, scope):
+    step = compiler.compile_paths(args[0], scope)
+
+    def recurse(value, path, env):
+        stack = [iter(((value, path),))]
+        while stack:
+            for item, item_path in stack[-1]:
+                yield item, item_path
+                stack.append(iter(step(item, item_path, env)))
+                break
+            else:
+                stack.pop()
+    return recurse
+
+
+def _jq_filter_map_1(compiler, args, scope):
+    run = compiler.compile(args[0], scope)
+    single = _single(run)
+    if single is not None:
+        return _with_single(lambda value, env: [
+            single(item, env) for item in _iterate(value)])
+    return _with_single(lambda value, env: [
+        out for item in _iterate(value) for out in run(item, env)])
+
+
+def _limited(count, outputs):
+    """The first count outputs; all of them for a negative count, as in
+    jq 1.7.  outputs() is called only when some output is wanted."""
+    if not _is_number(count):
+        raise _error("Invalid limit: must be a number")
+    if count == 0:
+        return
+    for number, item in enumerate(outputs(), 1):
+        yield item
+        if number >= count > 0:
+            return
+
+
+def _skip_count(count):
+    if not _is_number(count) or count < 0:
+        raise _error("Invalid skip: must be a non-negative number")
+    return count
+
+
+def _jq_filter_limit_2(compiler, args, scope):
+    counts, run = compiler.compile(args[0], scope), compiler.compile(args[1], scope)
+
+    def limit(value, env):
+        for count in counts(value, env):
+            yield from _limited(count, lambda: run(value, env))
+    return limit
+
+
+def _jq_path_limit_2(compiler, args, scope):
+    counts = compiler.compile(args[0], scope)
+    paths = compiler.compile_paths(args[1], scope)
+
+    def limit(value, path, env):
+        for count in counts(value, env):
+            yield from _limited(count, lambda: paths(value, path, env))
+    return limit
+
+
+def _jq_filter_skip_2(compiler, args, scope):
+    counts, run = compiler.compile(args[0], scope), compiler.compile(args[1], scope)
+
+    def skip(value, env):
+        for count in counts(value, env):
+            _skip_count(count)
+            for number, item in enumerate(run(value, env)):
+                if number >= count:
+                    yield item
+    return skip
+
+
+def _jq_path_skip_2(compiler, args, scope):
+    counts = compiler.compile(args[0], scope)
+    paths = compiler.compile_paths(args[1], scope)
+
+    def skip(value, path, env):
+        for count in counts(value, env):
+            _skip_count(count)
+            for number, item in enumerate(paths(value, path, env)):
+                if number >= count:
+                    yield item
+    return skip
+
+
+def _jq_filter_first_1(compiler, args, scope):
+    run = compiler.compile(args[0], scope)
+
+    def first(value, env):
+        for item in run(value, env):
+            return (item,)
+        return ()
+    return first
+
+
+def _jq_path_first_1(compiler, args, scope):
+    paths = compiler.compile_paths(args[0], scope)
+
+    def first(value, path, env):
+        for item in paths(value, path, env):
+            return (item,)
+        return ()
+    return first
+
+
+def _jq_filter_last_1(compiler, args, scope):
+    run = compiler.compile(args[0], scope)
+
+    def last(value, env):
+        found = _MISSING
+        for found in run(value, env):
+            pass
+        return () if found is _MISSING else (found,)
+    return last
+
+
+def _jq_path_last_1(compiler, args, scope):
+    paths = compiler.compile_paths(args[0], scope)
+
+    def last(value, path, env):
+        found = _MISSING
+        for found in paths(value, path, env):
+            pass
+        return () if found is _MISSING else (found,)
+    return last
+
+
+def _jq_filter_isempty_1(compiler, args, scope):
+    run = compiler.compile(args[0], scope)
+
+    def isempty(value, env):
+        for _ in run(value, env):
+            return (False,)
+        return (True,)
+    return isempty
+
+
+def _jq_filter_range_2(compiler, args, scope):
+    return _range_filter(compiler, args + [("literal", 0, 1)], scope)
+
+
+def _jq_filter_range_3(compiler, args, scope):
+    return _range_filter(compiler, args, scope)
+
+
+def _range_filter(compiler, args, scope):
+    runs = [compiler.compile(arg, scope) for arg in args]
+
+    def range_(value, env):
+        # $from varies slowest, as jq's definition binds it first.
+        for start in runs[0](value, env):
+            for stop in runs[1](value, env):
+                for step in runs[2](value, env):
+                    yield from _range(start, stop, step)
+    return range_
+
+
+def _range(start, stop, step):
+    if not (_is_number(start) and _is_number(stop) and _is_number(step)):
+        raise _error("Range bounds must be numeric")
+    if all(type(n) is int for n in (start, stop, step)):
+        if step != 0:
+            yield from range(start, stop, step)
+        elif start < stop:
+            while True:  # jq repeats $from forever when $by is 0
+                yield start
+        return
+    current = start
+    while (step > 0 and current < stop) or (step < 0 and current > stop):
+        yield current
+        current += step
+    if step == 0 and start < stop:
+        while True:
+            yield start
+
+
+def _jq_filter_repeat_1(compiler, args, scope):
+    run = compiler.compile(args[0], scope)
+
+    def repeat(value, env):
+        # jq 1.8 applies f to the same input again and again, until an
+        # error (or a limit) ends it: [repeat(.*2; error)?] is [2].
+        while True:
+            produced = False
+            for item in run(value, env):
+                produced = True
+                yield item
+            if not produced:
+                return
+    return repeat
+
+
+def _jq_filter_while_2(compiler, args, scope):
+    cond, update = (compiler.compile(arg, scope) for arg in args)
+
+    def while_(value, env):
+        # def while(cond; update): if cond then ., (update | _while) ...
+        # as a loop, so long iterations cannot exhaust Python's stack.
+        stack = [iter((value,))]
+        while stack:
+            for item in stack[-1]:
+                if any(_truthy(test) for test in cond(item, env)):
+                    yield item
+                    stack.append(iter(update(item, env)))
+                break
+            else:
+                stack.pop()
+    return while_
+
+
+def _jq_filter_until_2(compiler, args, scope):
+    cond, update = (compiler.compile(arg, scope) for arg in args)
+
+    def until(value, env):
+        stack = [iter((value,))]
+        while stack:
+            for item in stack[-1]:
+                if any(_truthy(test) for test in cond(item, env)):
+                    yield item
+                else:
+                    stack.append(iter(update(item, env)))
+                break
+            else:
+                stack.pop()
+    return until
+
+
+def _jq_filter_error_1(compiler, args, scope):
+    run = compiler.compile(args[0], scope)
+
+    def error(value, env):
+        for message in run(value, env):
+            raise _error_from_value(message)
+        return ()
+    return error
+
+
+def _jq_filter_input_0(compiler, args, scope):
+    root = scope.slots - 1
+
+    def input_(value, env):
+        inputs = _walk(env, root)[0].inputs
+        for item in inputs if inputs is not None else ():
+            return (item,)
+        raise _error("No more inputs")
+    return input_
+
+
+def _jq_filter_inputs_0(compiler, args, scope):
+    root = scope.slots - 1
+
+    def inputs(value, env):
+        source = _walk(env, root)[0].inputs
+        return source if source is not None else ()
+    return inputs
+
+
+def _jq_filter_debug_0(compiler, args, scope):
+    def debug(value, env):
+        sys.stderr.write(_dumps(["DEBUG:", value], None, True) + "\n")
+        return (value,)
+    return debug
+
+
+def _jq_filter_stderr_0(compiler, args, scope):
+    def stderr(value, env):
+        sys.stderr.write(_dumps(value, None, True))
+        return (value,)
+    return stderr
+
+
+def _jq_filter_halt_0(compiler, args, scope):
+    def halt(value, env):
+        raise _JqHalt(0, None, "")  # exit 0, printing nothing
+    return halt
+
+
+def _jq_filter_halt_error_1(compiler, args, scope):
+    run = compiler.compile(args[0], scope)
+
+    def halt_error(value, env):
+        for code in run(value, env):
+            if type(code) is not int and type(code) is not float:
+                raise _error("halt_error/1: number required")
+            text = value if type(value) is str else jq_dumps(value) + "\n"
+            raise _JqHalt(int(code), value, text)
+        return ()
+    return halt_error
+
+
+def _jq_path_getpath_1(compiler, args, scope):
+    run = compiler.compile(args[0], scope)
+
+    def getpath(value, path, env):
+        for target in run(value, env):
+            if type(target) is not list:
+                raise _error("Path must be specified as an array")
+            item = _getpath(value, target)
+            yield item, None if path is None else path + tuple(target)
+    return getpath
+
+
+def _jq_filter_tostream_0(compiler, args, scope):
+    return lambda value, env: _tostream(value)
+
+
+def _tostream(value):
+    """[path, leaf] events, then [path] after each container's last child."""
+    stack = [iter((((), value),))]
+    closers = [None]
+    while stack:
+        for path, item in stack[-1]:
+            if (type(item) is list or type(item) is dict) and item:
+                keys = list(item) if type(item) is dict else range(len(item))
+                children = [(path + (k,), item[k]) for k in keys]
+                stack.append(iter(children))
+                closers.append(children[-1][0])
+            else:
+                yield [list(path), item]
+            break
+        else:
+            stack.pop()
+            closer = closers.pop()
+            if closer is not None:
+                yield [list(closer)]
+
+
+def _jq_filter_fromstream_1(compiler, args, scope):
+    run = compiler.compile(args[0], scope)
+
+    def fromstream(value, env):
+        state, started, owned = None, False, {}
+        for event in run(value, env):
+            if type(event) is not list or not event or type(event[0]) is not list:
+                raise _error("Invalid stream event: %s" % _brief(event))
+            path = event[0]
+            if len(event) == 2:
+                if not path:
+                    yield event[1]
+                    continue
+                state = _setpath_owned(state, path, event[1], owned)
+                started = True
+            elif len(path) == 1:
+                if started:
+                    yield state
+                state, started, owned = None, False, {}
+            elif len(path) == 0:
+                raise _error("Invalid stream event: %s" % _brief(event))
+    return fromstream
+
+
+def _jq_filter_sub_2(compiler, args, scope):
+    return _substitute(compiler, args + [("literal", 0, "")], scope)
+
+
+def _jq_filter_sub_3(compiler, args, scope):
+    return _substitute(compiler, args, scope)
+
+
+def _jq_filter_gsub_2(compiler, args, scope):
+    return _substitute(compiler, args + [("literal", 0, "")], scope, "g")
+
+
+def _jq_filter_gsub_3(compiler, args, scope):
+    return _substitute(compiler, args, scope, "g")
+
+
+def _substitute(compiler, args, scope, extra_flags=""):
+    regex_run = compiler.compile(args[0], scope)
+    replacement = compiler.compile(args[1], scope)
+    flags_run = compiler.compile(args[2], scope)
+
+    def sub(value, env):
+        for flags in flags_run(value, env):
+            for regex in regex_run(value, env):
+                regex_, flags_ = _regex_args(regex, flags)
+                matches = list(_regex_matches(value, regex_,
+                                              flags_ + extra_flags))
+                yield from _substitutions(value, matches, replacement, env)
+    return sub
+
+
+def _substitutions(text, matches, replacement, env):
+    """Every way to replace the matches (first match varying slowest)."""
+    results = [("", 0)]
+    for match in matches:
+        captures = _capture_object(match)
+        outputs = []
+        for done, end in results:
+            for new in replacement(captures, env):
+                if type(new) is not str:
+                    raise _error("%s and %s cannot be added" % (
+                        _typed(done + text[end:match.start()]), _typed(new)))
+                outputs.append((done + text[end:match.start()] + new,
+                                match.end()))
+        results = outputs
+    return [done + text[end:] for done, end in results]
+
+
+##############################################################################
+# Builtins: functions of values
+##############################################################################
+# _jq_builtin_<name>(input, *arguments) returns the one output; the arity is
+# the number of arguments.  Arguments with several outputs are combined by
+# the caller, the first varying fastest, as jq does for its C builtins.
+
+
+def _jq_builtin_length(value):
+    t = type(value)
+    if t is str or t is list or t is dict:
+        return len(value)
+    if value is None:
+        return 0
+    if t is int or t is float:
+        return abs(value)
+    raise _error("%s has no length" % _typed(value))
+
+
+def _jq_builtin_utf8bytelength(value):
+    if type(value) is not str:
+        raise _error("%s only strings have UTF-8 byte length" % _typed(value))
+    return len(value.encode("utf-8", "surrogatepass"))
+
+
+def _jq_builtin_type(value):
+    return _type_name(value)
+
+
+def _jq_builtin_keys(value):
+    if type(value) is dict:
+        return sorted(value)
+    if type(value) is list:
+        return list(range(len(value)))
+    raise _error("%s has no keys" % _typed(value))
+
+
+def _jq_builtin_keys_unsorted(value):
+    if type(value) is dict:
+        return list(value)
+    return _jq_builtin_keys(value)
+
+
+def _jq_builtin_has(value, key):
+    if type(value) is dict and type(key) is str:
+        return key in value
+    if type(value) is list and _is_number(key):
+        return 0 <= key < len(value)
+    raise _error("Cannot check whether %s has a %s key"
+                 % (_type_name(value), _type_name(key)))
+
+
+def _jq_builtin_contains(value, other):
+    if _rank(value) != _rank(other):
+        raise _error("%s and %s cannot have their containment checked"
+                     % (_typed(value), _typed(other)))
+    return _contains(value, other)
+
+
+def _contains(a, b):
+    """jq's containment; values of different kinds contain nothing."""
+    ta, tb = type(a), type(b)
+    if ta is dict and tb is dict:
+        return all(k in a and _contains(a[k], v) for k, v in b.items())
+    if ta is list and tb is list:
+        return all(any(_contains(x, y) for x in a) for y in b)
+    if ta is str and tb is str:
+        return b in a
+    return _rank(a) == _rank(b) and _equal(a, b)
+
+
+def _jq_builtin_add(value):
+    items = list(_iterate(value)) if value is not None else []
+    if not items:
+        return None
+    if all(type(x) is str for x in items):
+        return "".join(items)
+    if all(type(x) is list for x in items):
+        return [y for x in items for y in x]
+    total = items[0]
+    for item in items[1:]:
+        total = _add(total, item)
+    return total
+
+
+def _jq_builtin_any(value):
+    return any(_truthy(x) for x in _iterate(value))
+
+
+def _jq_builtin_all(value):
+    return all(_truthy(x) for x in _iterate(value))
+
+
+def _jq_builtin_flatten(value, depth=1e18):
+    if type(value) is not list:
+        raise _error("Cannot iterate over %s" % _typed(value))
+    if not _is_number(depth):
+        raise _error("flatten depth must not be negative")
+    if depth < 0:
+        raise _error("flatten depth must not be negative")
+    out = []
+    stack = [(iter(value), depth)]
+    while stack:
+        for item in stack[-1][0]:
+            if type(item) is list and stack[-1][1] > 0:
+                stack.append((iter(item), stack[-1][1] - 1))
+                break
+            out.append(item)
+        else:
+            stack.pop()
+    return out
+
+
+def _jq_builtin_sort(value):
+    if type(value) is not list:
+        raise _error("%s cannot be sorted, as it is not an array" % _typed(value))
+    return _sorted(value)
+
+
+def _jq_builtin__sort_by_impl(value, keys):
+    if type(value) is not list:
+        raise _error("%s cannot be sorted, as it is not an array" % _typed(value))
+    return [value[i] for i in _sorted_indices(keys)]
+
+
+def _jq_builtin__group_by_impl(value, keys):
+    if type(value) is not list:
+        raise _error("Cannot index %s with number" % _type_name(value))
+    groups, last = [], _MISSING
+    for i in _sorted_indices(keys):
+        if last is _MISSING or not _equal(keys[i], last):
+            groups.append([])
+            last = keys[i]
+        groups[-1].append(value[i])
+    return groups
+
+
+def _jq_builtin__unique_by_impl(value, keys):
+    return [group[0] for group in _jq_builtin__group_by_impl(value, keys)]
+
+
+def _jq_builtin__min_by_impl(value, keys):
+    return _extreme_by(value, keys, lambda c: c < 0)
+
+
+def _jq_builtin__max_by_impl(value, keys):
+    return _extreme_by(value, keys, lambda c: c >= 0)
+
+
+def _extreme_by(value, keys, better):
+    if type(value) is not list:
+        raise _error("Cannot index %s with number" % _type_name(value))
+    best = None
+    for i in range(len(value)):
+        if best is None or better(_compare(keys[i], keys[best])):
+            best = i
+    return None if best is None else value[best]
+
+
+def _jq_builtin_min(value):
+    return _jq_builtin__min_by_impl(value, value)
+
+
+def _jq_builtin_max(value):
+    return _jq_builtin__max_by_impl(value, value)
+
+
+def _jq_builtin_unique(value):
+    return _jq_builtin__unique_by_impl(value, value)
+
+
+def _jq_builtin_reverse(value):
+    if type(value) is str or type(value) is list:
+        return value[::-1]
+    if value is None:
+        return []
+    raise _error("Cannot reverse %s" % _typed(value))
+
+
+def _jq_builtin_transpose(value):
+    rows = [list(_iterate(row)) if row is not None else []
+            for row in _iterate(value)]
+    width = max((len(row) for row in rows), default=0)
+    return [[row[i] if i < len(row) else None for row in rows]
+            for i in range(width)]
+
+
+def _jq_builtin_indices(value, needle):
+    return _indices(value, needle)
+
+
+def _jq_builtin_index(value, needle):
+    found = _indices(value, needle)
+    return found[0] if found else None
+
+
+def _jq_builtin_rindex(value, needle):
+    found = _indices(value, needle)
+    return found[-1] if found else None
+
+
+def _jq_builtin_bsearch(value, target):
+    """Index of target in a sorted array, or -1 - the insertion point."""
+    if type(value) is not list:
+        raise _error("%s cannot be searched from" % _typed(value))
+    low, high = 0, len(value) - 1
+    while low <= high:
+        middle = (low + high) // 2
+        order = _compare(value[middle], target)
+        if order == 0:
+            return middle
+        if order < 0:
+            low = middle + 1
+        else:
+            high = middle - 1
+    return -1 - low
+
+
+def _jq_builtin_to_entries(value):
+    if type(value) is dict:
+        return [{"key": k, "value": v} for k, v in value.items()]
+    if type(value) is list:
+        return [{"key": k, "value": v} for k, v in enumerate(value)]
+    raise _error("%s has no keys" % _typed(value))
+
+
+def _jq_builtin_from_entries(value):
+    result = {}
+    for entry in _iterate(value):
+        key, item = _entry_key_value(entry)
+        result[key] = item
+    return result
+
+
+def _entry_key_value(entry):
+    if type(entry) is not dict:
+        raise _error("Cannot index %s with \"key\"" % _type_name(entry))
+    for name in ("key", "k", "name", "Name", "K", "Key"):
+        key = entry.get(name)
+        if key is not None and key is not False:
+            break
+    else:
+        key = entry.get("key")
+    if type(key) is not str:
+        if type(key) in (int, float, bool) or key is None:
+            key = _tojson(key)
+        else:
+            raise _error("Cannot use %s as object key" % _typed(key))
+    if "value" in entry:
+        return key, entry["value"]
+    for name in ("v", "Value", "V"):
+        if name in entry:
+            return key, entry[name]
+    return key, None
+
+
+def _jq_builtin_getpath(value, path):
+    return _getpath(value, path)
+
+
+def _jq_builtin_setpath(value, path, new):
+    return _setpath(value, path, new)
+
+
+def _jq_builtin_delpaths(value, paths):
+    return _delpaths(value, paths)
+
+
+def _jq_builtin_tojson(value):
+    return _tojson(value)
+
+
+def _jq_builtin_fromjson(value):
+    if type(value) is not str:
+        raise _error("%s cannot be parsed as JSON" % _typed(value))
+    return _fromjson(value)
+
+
+def _jq_builtin_tostring(value):
+    return _tostring(value)
+
+
+_NUMBER_TEXT_RE = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")
+
+
+def _jq_builtin_tonumber(value):
+    if _is_number(value):
+        return value
+    if type(value) is str:
+        text = value  # jq 1.8 rejects surrounding white space
+        if _NUMBER_TEXT_RE.match(text):
+            if re.match(r"-?[0-9]+$", text):
+                return int(text)
+            return float(text)
+        if text in ("nan", "-nan"):
+            return math.nan
+        raise _error("Cannot parse '%s' as JSON" % value)
+    raise _error("%s cannot be parsed as a number" % _typed(value))
+
+
+def _jq_builtin_toboolean(value):
+    if value is True or value is False:
+        return value
+    if value == "true" and type(value) is str:
+        return True
+    if value == "false" and type(value) is str:
+        return False
+    raise _error("%s cannot be parsed as a boolean" % _typed(value))
+
+
+def _jq_builtin_toarray(value):
+    return value if type(value) is list else [value]
+
+
+def _jq_builtin_abs(value):
+    if _is_number(value):
+        return -value if value < 0 else value
+    raise _error("%s has no absolute value" % _typed(value))
+
+
+def _jq_builtin_infinite(value):
+    return math.inf
+
+
+def _jq_builtin_nan(value):
+    return math.nan
+
+
+def _number_required(value):
+    if not _is_number(value):
+        raise _error("%s number required" % _typed(value))
+    return _as_double(value)
+
+
+def _jq_builtin_isinfinite(value):
+    return math.isinf(_number_required(value))
+
+
+def _jq_builtin_isnan(value):
+    return math.isnan(_number_required(value))
+
+
+def _jq_builtin_isnormal(value):
+    number = abs(_number_required(value))
+    return not (math.isnan(number) or math.isinf(number)) and (
+        number >= sys.float_info.min)
+
+
+def _jq_builtin_have_decnum(value):
+    return False
+
+
+def _jq_builtin_have_literal_numbers(value):
+    return True
+
+
+def _jq_builtin_startswith(value, prefix):
+    if type(value) is not str or type(prefix) is not str:
+        raise _error("startswith() requires string inputs")
+    return value.startswith(prefix)
+
+
+def _jq_builtin_endswith(value, suffix):
+    if type(value) is not str or type(suffix) is not str:
+        raise _error("endswith() requires string inputs")
+    return value.endswith(suffix)
+
+
+def _jq_builtin_ltrimstr(value, prefix):
+    if type(value) is str and type(prefix) is str and value.startswith(prefix):
+        return value[len(prefix):]
+    return value
+
+
+def _jq_builtin_rtrimstr(value, suffix):
+    if (type(value) is str and type(suffix) is str and suffix
+            and value.endswith(suffix)):
+        return value[:-len(suffix)]
+    return value
+
+
+def _jq_builtin_trimstr(value, text):
+    return _jq_builtin_rtrimstr(_jq_builtin_ltrimstr(value, text), text)
+
+
+def _trim_input(value, name):
+    if type(value) is not str:
+        raise _error("%s input must be a string" % name)
+    return value
+
+
+# jq trims the ASCII whitespace characters only.
+_WHITESPACE = " \t\n\r\f\v"
+
+
+def _jq_builtin_trim(value):
+    return _trim_input(value, "trim").strip(_WHITESPACE)
+
+
+def _jq_builtin_ltrim(value):
+    return _trim_input(value, "trim").lstrip(_WHITESPACE)
+
+
+def _jq_builtin_rtrim(value):
+    return _trim_input(value, "trim").rstrip(_WHITESPACE)
+
+
+def _jq_builtin_explode(value):
+    if type(value) is not str:
+        raise _error("explode input must be a string")
+    return [ord(c) for c in value]
+
+
+def _jq_builtin_implode(value):
+    if type(value) is not list:
+        raise _error("implode input must be an array")
+    chars = []
+    for code in value:
+        if not _is_number(code):
+            raise _error("Unicode codepoint must be numeric")
+        code = _to_int(code)
+        if not 0 <= code <= 0x10FFFF or 0xD800 <= code < 0xE000:
+            raise _error("Invalid codepoint literal")
+        chars.append(chr(code))
+    return "".join(chars)
+
+
+def _jq_builtin_ascii(value):
+    return _jq_builtin_implode([value])
+
+
+def _jq_builtin_split(value, separator):
+    if type(value) is not str or type(separator) is not str:
+        raise _error("split input and separator must be strings")
+    return _split_string(value, separator)
+
+
+def _jq_builtin_join(value, separator):
+    parts = []
+    for item in _iterate(value):
+        if item is None:
+            parts.append("")
+        elif type(item) is str:
+            parts.append(item)
+        elif type(item) in (int, float, bool):
+            parts.append(_tojson(item))
+        else:
+            raise _error("Cannot join with %s" % _type_name(item))
+    if parts and type(separator) is not str:
+        raise _error("%s and %s cannot be added"
+                     % (_typed(parts[0]), _typed(separator)))
+    return separator.join(parts) if parts else ""
+
+
+def _jq_builtin_ascii_downcase(value):
+    if type(value) is not str:
+        raise _error("ascii_downcase input must be a string")
+    return value.translate(_DOWNCASE)
+
+
+def _jq_builtin_ascii_upcase(value):
+    if type(value) is not str:
+        raise _error("ascii_upcase input must be a string")
+    return value.translate(_UPCASE)
+
+
+_DOWNCASE = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
+_UPCASE = {c: c - 32 for c in range(ord("a"), ord("z") + 1)}
+
+
+def _jq_builtin_env(value):
+    return _environment()
+
+
+def _jq_builtin_builtins(value):
+    names = set("%s/%d" % key for key in _BUILTINS)
+    names.update("%s/%d" % key for key in _FILTERS)
+    names.update("%s/%d" % key for key in _prelude().keys())
+    return sorted(n for n in names if not n.startswith("_"))
+
+
+def _jq_builtin_input_filename(value):
+    return None
+
+
+def _jq_builtin_input_line_number(value):
+    return 0
+
+
+def _jq_builtin_now(value):
+    import time
+    return time.time()
+
+
+##############################################################################
+# Builtins: regular expressions
+##############################################################################
+# jq uses Oniguruma (Perl_NT syntax); Python's re spells a few things
+# differently, and _translate_regex rewrites them.
+
+_POSIX_CLASSES = {
+    "alnum": "a-zA-Z0-9", "alpha": "a-zA-Z", "blank": " \\t",
+    "cntrl": "\\x00-\\x1f\\x7f", "digit": "0-9", "graph": "\\x21-\\x7e",
+    "lower": "a-z", "print": "\\x20-\\x7e", "upper": "A-Z",
+    "punct": "!-/:-@\\[-`{-~", "space": " \\t\\n\\r\\f\\v",
+    "xdigit": "0-9a-fA-F", "word": "\\w",
+}
+_REGEX_FLAGS = {"g": 0, "n": 0, "l": 0, "s": 0, "i": re.IGNORECASE,
+                "x": re.VERBOSE, "p": re.DOTALL}
+_REGEX_CACHE = {}
+
+
+def _translate_regex(pattern):
+    """Rewrite Oniguruma-only syntax into Python's re syntax."""
+    out = []
+    i, n = 0, len(pattern)
+    in_class = False
+    while i < n:
+        c = pattern[i]
+        if c == "\\" and i + 1 < n:
+            e = pattern[i + 1]
+            if e == "h":
+                out.append("[0-9a-fA-F]" if not in_class else "0-9a-fA-F")
+            elif e == "H":
+                out.append("[^0-9a-fA-F]")
+            elif e == "z":
+                out.append("\\Z")
+            elif e == "k" and pattern[i + 2:i + 3] == "<":
+                end = pattern.find(">", i + 3)
+                if end > 0:  # \k<name>: a named backreference
+                    out.append("(?P=" + pattern[i + 3:end] + ")")
+                    i = end + 1
+                    continue
+                out.append(pattern[i:i + 2])
+            elif e == "Z":
+                out.append("(?=\\n?\\Z)")
+            else:
+                out.append(pattern[i:i + 2])
+            i += 2
+            continue
+        if in_class:
+            m = re.match(r"\[:(\^?)([a-z]+):\]", pattern[i:])
+            if m and m.group(2) in _POSIX_CLASSES:
+                if m.group(1):
+                    raise _error("negated POSIX classes are not supported")
+                out.append(_POSIX_CLASSES[m.group(2)])
+                i += m.end()
+                continue
+            if c == "]":
+                in_class = False
+        elif c == "[":
+            in_class = True
+            out.append(c)
+            i += 1
+            if pattern[i:i + 1] == "^":
+                out.append("^")
+                i += 1
+            if pattern[i:i + 1] == "]":
+                out.append("\\]")
+                i += 1
+            continue
+        elif pattern.startswith("(?<", i) and pattern[i + 3:i + 4] not in "=!":
+            out.append("(?P<")
+            i += 3
+            continue
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
+def _compile_regex(regex, flags):
+    if type(regex) is not str:
+        raise _error("%s cannot be matched, as it is not a string"
+                     % _typed(regex))
+    key = (regex, flags)
+    compiled = _REGEX_CACHE.get(key)
+    if compiled is not None:
+        return compiled
+    bits = 0
+    for flag in flags or "":
+        if flag not in _REGEX_FLAGS:
+            raise _error("%s is not a valid modifier string" % flags)
+        bits |= _REGEX_FLAGS[flag]
+    try:
+        with warnings.catch_warnings():
+            # re warns about syntax that may change (nested sets...);
+            # the caller's warning filters must not turn that into errors.
+            warnings.simplefilter("ignore")
+            compiled = re.compile(_translate_regex(regex), bits)
+    except (re.error, OverflowError, RecursionError) as exc:
+        raise _error("%s (at offset %s) is not a valid regex: %s"
+                     % (regex, getattr(exc, "pos", 0), exc)) from None
+    if len(_REGEX_CACHE) > 256:
+        _REGEX_CACHE.clear()
+    _REGEX_CACHE[key] = compiled
+    return compiled
+
+
+def _regex_matches(value, regex, flags):
+    """re.Match objects for match/test/sub..., honouring the g and n flags."""
+    if type(value) is not str:
+        raise _error("%s cannot be matched, as it is not a string"
+                     % _typed(value))
+    compiled = _compile_regex(regex, flags)
+    skip_empty = "n" in flags
+    if "g" not in flags:
+        match = compiled.search(value)
+        if match is not None and not (skip_empty and match.start() == match.end()):
+            yield match
+        return
+    for match in compiled.finditer(value):
+        if skip_empty and match.start() == match.end():
+            continue
+        yield match
+
+
+def _match_object(match):
+    names = {index: name for name, index in match.re.groupindex.items()}
+    captures = []
+    for group in range(1, match.re.groups + 1):
+        start = match.start(group)
+        captures.append({
+            "offset": start,
+            "length": match.end(group) - start if start >= 0 else 0,
+            "string": match.group(group),
+            "name": names.get(group),
+        })
+    return {"offset": match.start(), "length": match.end() - match.start(),
+            "string": match.group(), "captures": captures}
+
+
+def _capture_object(match):
+    return {name: match.group(name) for name in match.re.groupindex}
+
+
+def _regex_args(regex, flags):
+    """Normalize (regex, flags): regex may be [regex, flags]; flags a string."""
+    if type(regex) is list:
+        if not 1 <= len(regex) <= 2:
+            raise _error("%s is not a string" % _typed(regex))
+        if len(regex) == 2 and regex[1] is not None:
+            if type(regex[1]) is not str:
+                raise _error("%s is not a string" % _typed(regex[1]))
+            flags = regex[1] + _flag_string(flags)
+        regex = regex[0]
+    return regex, _flag_string(flags)
+
+
+def _flag_string(flags):
+    if flags is None:
+        return ""
+    if type(flags) is not str:
+        raise _error("%s is not a string" % _typed(flags))
+    return flags
+
+
+def _jq_builtin_test(value, regex, flags=None):
+    regex, flags = _regex_args(regex, flags)
+    for _ in _regex_matches(value, regex, flags.replace("g", "")):
+        return True
+    return False
+
+
+def _jq_filter_match_2(compiler, args, scope):
+    return _regex_filter(compiler, args, scope, _match_object)
+
+
+def _jq_filter_match_1(compiler, args, scope):
+    return _regex_filter(compiler, args + [("literal", 0, None)], scope,
+                         _match_object)
+
+
+def _jq_filter_capture_2(compiler, args, scope):
+    return _regex_filter(compiler, args, scope, _capture_object)
+
+
+def _jq_filter_capture_1(compiler, args, scope):
+    return _regex_filter(compiler, args + [("literal", 0, None)], scope,
+                         _capture_object)
+
+
+def _jq_filter_scan_2(compiler, args, scope):
+    return _regex_filter(compiler, args, scope, _scan_result, "g")
+
+
+def _jq_filter_scan_1(compiler, args, scope):
+    return _regex_filter(compiler, args + [("literal", 0, None)], scope,
+                         _scan_result, "g")
+
+
+def _scan_result(match):
+    if match.re.groups:
+        return list(match.groups())
+    return match.group()
+
+
+def _regex_filter(compiler, args, scope, convert, extra_flags=""):
+    regex_run = compiler.compile(args[0], scope)
+    flags_run = compiler.compile(args[1], scope)
+
+    def regex_filter(value, env):
+        for flags in flags_run(value, env):
+            for regex in regex_run(value, env):
+                regex, flags_ = _regex_args(regex, flags)
+                flags_ += extra_flags
+                for match in _regex_matches(value, regex, flags_):
+                    yield convert(match)
+    return regex_filter
+
+
+def _jq_builtin_split_2(value, regex, flags):
+    regex, flags = _regex_args(regex, flags)
+    pieces, end = [], 0
+    for match in _regex_matches(value, regex, flags + "g"):
+        pieces.append(value[end:match.start()])
+        end = match.end()
+    pieces.append(value[end:])
+    return pieces
+
+
+##############################################################################
+# Builtins: math
+##############################################################################
+# The libm functions jq exposes, in jq's arities.  Results that overflow
+# become infinities and domain errors give nan, as in C.
+
+
+def _math(function):
+    def apply(*args):
+        try:
+            return function(*args)
+        except OverflowError:
+            return math.inf
+        except (ValueError, ZeroDivisionError):
+            return math.nan
+    return apply
+
+
+def _frexp(x):
+    mantissa, exponent = math.frexp(x)
+    return [mantissa, exponent]
+
+
+def _modf(x):
+    if math.isinf(x):
+        return [0.0, x]
+    fraction, whole = math.modf(x)
+    return [fraction, whole]
+
+
+def _lgamma_r(x):
+    value = math.lgamma(x)
+    sign = 1.0 if x > 0 or math.isnan(x) or (
+        math.floor(x) != x and math.floor(x) % 2 == 0) else -1.0
+    return [value, sign]
+
+
+def _significand(x):
+    if x == 0 or math.isinf(x) or math.isnan(x):
+        return x
+    return math.frexp(x)[0] * 2
+
+
+def _logb(x):
+    if x == 0:
+        return -math.inf
+    if math.isinf(x):
+        return math.inf
+    return float(math.frexp(x)[1] - 1)
+
+
+def _round_half_away(x):
+    if math.isinf(x) or math.isnan(x):
+        return x
+    return float(math.floor(abs(x) + 0.5)) * (1 if x >= 0 else -1)
+
+
+def _gamma(x):
+    return math.lgamma(x)
+
+
+def _drem(x, y):
+    return math.remainder(x, y)
+
+
+def _nextafter(x, y):
+    if hasattr(math, "nextafter"):
+        return math.nextafter(x, y)
+    raise _error("nextafter is not available in this Python")
+
+
+def _cbrt(x):
+    return math.copysign(abs(x) ** (1.0 / 3), x)
+
+
+def _exp10(x):
+    return 10.0 ** x
+
+
+def _fdim(x, y):
+    return x - y if x > y else 0.0
+
+
+def _bessel(order, x, kind):
+    """J0/J1/Y0/Y1 by numerical integration (Python has no Bessel
+    functions): good to about 1e-10 for moderate x."""
+    steps = 2000
+    total = 0.0
+    for k in range(steps + 1):
+        t = math.pi * k / steps
+        weight = 1 if k in (0, steps) else (4 if k % 2 else 2)
+        if kind == "j":
+            total += weight * math.cos(order * t - x * math.sin(t))
+        else:
+            total += weight * math.sin(x * math.sin(t) - order * t)
+    result = total * (math.pi / steps) / 3 / math.pi
+    if kind == "y":
+        if x <= 0:
+            return -math.inf if x == 0 else math.nan
+        # Second integral over [0, inf), truncated where it vanishes.
+        upper, steps2 = 20.0, 4000
+        tail = 0.0
+        for k in range(steps2 + 1):
+            t = upper * k / steps2
+            weight = 1 if k in (0, steps2) else (4 if k % 2 else 2)
+            sign = 1 if order % 2 == 0 else -1
+            try:
+                g = (math.exp(order * t) + sign * math.exp(-order * t)) * \
+                    math.exp(-x * math.sinh(t))
+            except OverflowError:
+                g = 0.0
+            tail += weight * g
+        result -= tail * (upper / steps2) / 3 / math.pi
+    return result
+
+
+_MATH_1 = {
+    "floor": math.floor, "ceil": math.ceil, "sqrt": math.sqrt,
+    "fabs": math.fabs, "round": _round_half_away, "trunc": math.trunc,
+    "acos": math.acos, "acosh": math.acosh, "asin": math.asin,
+    "asinh": math.asinh, "atan": math.atan, "atanh": math.atanh,
+    "cbrt": _cbrt, "cos": math.cos, "cosh": math.cosh, "exp": math.exp,
+    "exp10": _exp10, "pow10": _exp10, "exp2": lambda x: 2.0 ** x,
+    "expm1": math.expm1, "gamma": _gamma, "lgamma": math.lgamma,
+    "tgamma": math.gamma, "log": math.log, "log10": math.log10,
+    "log1p": math.log1p, "log2": math.log2, "logb": _logb,
+    "nearbyint": lambda x: float(round(x)), "rint": lambda x: float(round(x)),
+    "significand": _significand, "sin": math.sin, "sinh": math.sinh,
+    "tan": math.tan, "tanh": math.tanh, "frexp": _frexp, "modf": _modf,
+    "lgamma_r": _lgamma_r,
+    "j0": lambda x: _bessel(0, x, "j"), "j1": lambda x: _bessel(1, x, "j"),
+    "y0": lambda x: _bessel(0, x, "y"), "y1": lambda x: _bessel(1, x, "y"),
+}
+_MATH_2 = {
+    "pow": math.pow, "atan2": math.atan2, "fmod": math.fmod,
+    "hypot": math.hypot, "copysign": math.copysign, "drem": _drem,
+    "fdim": _fdim, "fmax": lambda x, y: y if x != x else (x if y != y else max(x, y)),
+    "fmin": lambda x, y: y if x != x else (x if y != y else min(x, y)),
+    "ldexp": lambda x, e: math.ldexp(x, int(e)),
+    "scalb": lambda x, e: x * 2.0 ** e,
+    "scalbln": lambda x, e: math.ldexp(x, int(e)),
+    "nextafter": _nextafter, "nexttoward": _nextafter,
+}
+_MATH_3 = {"fma": lambda x, y, z: x * y + z}
+
+
+def _math_builtin(name, function, arity):
+    """Wrap a libm function as a _jq_builtin_ (numbers in, number out)."""
+    safe = _math(function)
+
+    def builtin(value, *args):
+        if arity == 1:
+            numbers = [_number_required(value)]
+        else:
+            numbers = [_number_required(a) for a in args]
+        result = safe(*numbers)
+        if name in ("floor", "ceil", "trunc") and type(result) is int:
+            return _int_result(result)
+        return result
+    return builtin
+
+
+##############################################################################
+# Builtins: dates
+##############################################################################
+# jq's "broken down time" is [year, month 0-11, day, hours, minutes,
+# seconds (may be fractional), weekday 0-6 from Sunday, day of year 0-365].
+
+
+def _broken_down(moment, seconds_fraction):
+    return [moment.tm_year, moment.tm_mon - 1, moment.tm_mday, moment.tm_hour,
+            moment.tm_min, moment.tm_sec + seconds_fraction,
+            (moment.tm_wday + 1) % 7, moment.tm_yday - 1]
+
+
+def _time_tuple(value, name):
+    import time
+    if _is_number(value):
+        value = _jq_builtin_gmtime(value)
+    if type(value) is not list or len(value) < 6 or not all(
+            _is_number(x) for x in value):
+        raise _error("%s requires parsed datetime inputs" % name)
+    year, month, day, hour, minute, second = (int(x) for x in value[:6])
+    wday = int(value[6]) if len(value) > 6 else 0
+    yday = int(value[7]) if len(value) > 7 else 0
+    return time.struct_time((year, month + 1, day, hour, minute, second,
+                             (wday + 6) % 7, yday + 1, 0))
+
+
+def _jq_builtin_gmtime(value):
+    import time
+    if not _is_number(value):
+        raise _error("gmtime() requires a number")
+    whole = math.floor(value)
+    try:
+        moment = time.gmtime(whole)
+    except (OverflowError, ValueError, OSError):
+        raise _error("gmtime() argument out of range") from None
+    return _broken_down(moment, value - whole)
+
+
+def _jq_builtin_localtime(value):
+    import time
+    if not _is_number(value):
+        raise _error("localtime() requires a number")
+    whole = math.floor(value)
+    try:
+        moment = time.localtime(whole)
+    except (OverflowError, ValueError, OSError):
+        raise _error("localtime() argument out of range") from None
+    return _broken_down(moment, value - whole)
+
+
+def _jq_builtin_mktime(value):
+    import calendar
+    if type(value) is not list or not all(_is_number(x) for x in value):
+        raise _error("mktime requires array of 6 numbers")
+    if len(value) < 6:
+        raise _error("mktime requires array of 6 numbers")
+    year, month, day, hour, minute, second = (int(math.floor(x))
+                                              for x in value[:6])
+    return calendar.timegm((year, month + 1, day, hour, minute, second))
+
+
+def _jq_builtin_strftime(value, fmt):
+    import time
+    if type(fmt) is not str:
+        raise _error("strftime/1 requires a string format")
+    moment = _time_tuple(value, "strftime/1")
+    # The broken-down time is UTC, whatever the local zone.
+    fmt = fmt.replace("%Z", "UTC").replace("%z", "+0000")
+    return time.strftime(fmt, moment)
+
+
+def _jq_builtin_strflocaltime(value, fmt):
+    import time
+    if type(fmt) is not str:
+        raise _error("strflocaltime/1 requires a string format")
+    if _is_number(value):
+        value = _jq_builtin_localtime(value)
+    moment = _time_tuple(value, "strflocaltime/1")
+    return time.strftime(fmt, moment)
+
+
+def _jq_builtin_strptime(value, fmt):
+    import datetime
+    if type(value) is not str or type(fmt) is not str:
+        raise _error("strptime/1 requires string inputs and arguments")
+    try:
+        parsed = datetime.datetime.strptime(value, fmt)
+    except ValueError:
+        raise _error('date "%s" does not match format "%s"'
+                     % (value, fmt)) from None
+    if parsed.tzinfo is not None:
+        parsed = (parsed - parsed.utcoffset()).replace(tzinfo=None)
+    return _broken_down(parsed.timetuple(), 0)
+
+
+##############################################################################
+# Builtins: @formats
+##############################################################################
+
+
+def _format_text(value):
+    return _tostring(value)
+
+
+def _format_json(value):
+    return _tojson(value)
+
+
+def _format_html(value):
+    text = _tostring(value)
+    return (text.replace("&", "&amp;").replace("<", "&lt;")
+            .replace(">", "&gt;").replace("'", "&#39;")
+            .replace('"', "&quot;"))
+
+
+def _format_uri(value):
+    import urllib.parse
+    return urllib.parse.quote(_tostring(value), safe="-_.~")
+
+
+def _format_urid(value):
+    import urllib.parse
+    text = _tostring(value)
+    try:
+        return urllib.parse.unquote(text, errors="strict")
+    except UnicodeDecodeError:
+        raise _error("%s is not a valid uri encoding" % _typed(value)) from None
+
+
+def _csv_field(item, kind):
+    if type(item) is str:
+        if kind == "csv":
+            return '"' + item.replace('"', '""') + '"'
+        return (item.replace("\\", "\\\\").replace("\t", "\\t")
+                .replace("\n", "\\n").replace("\r", "\\r"))
+    if item is None:
+        return ""
+    if type(item) in (bool, int, float):
+        return _tojson(item)
+    raise _error("%s is not valid in a %s row" % (_typed(item), kind))
+
+
+def _format_csv(value):
+    if type(value) is not list:
+        raise _error("%s cannot be csv-formatted, only an array can be"
+                     % _typed(value))
+    return ",".join(_csv_field(item, "csv") for item in value)
+
+
+def _format_tsv(value):
+    if type(value) is not list:
+        raise _error("%s cannot be tsv-formatted, only an array can be"
+                     % _typed(value))
+    return "\t".join(_csv_field(item, "tsv") for item in value)
+
+
+def _shell_quote(item):
+    if type(item) is str:
+        return "'" + item.replace("'", "'\\''") + "'"
+    if type(item) in (list, dict):
+        raise _error("%s can not be escaped for shell" % _typed(item))
+    return _tojson(item)
+
+
+def _format_sh(value):
+    if type(value) is list:
+        return " ".join(_shell_quote(item) for item in value)
+    return _shell_quote(value)
+
+
+def _format_base64(value):
+    import base64
+    return base64.b64encode(_tostring(value).encode("utf-8")).decode("ascii")
+
+
+def _format_base64d(value):
+    import base64
+    import binascii
+    text = _tostring(value).rstrip("=")
+    data = text.encode("utf-8", "surrogatepass")
+    if len(text) % 4 == 1:
+        raise _error("%s trailing base64 byte found" % _typed(value))
+    try:
+        decoded = base64.b64decode(data + b"=" * (-len(data) % 4))
+    except (binascii.Error, ValueError):
+        raise _error("%s is not valid base64 data" % _typed(value)) from None
+    return decoded.decode("utf-8", "replace")
+
+
+def _format_base32(value):
+    import base64
+    return base64.b32encode(_tostring(value).encode("utf-8")).decode("ascii")
+
+
+def _format_base32d(value):
+    import base64
+    import binascii
+    text = _tostring(value).rstrip("=")
+    data = text.encode("utf-8", "surrogatepass")
+    try:
+        decoded = base64.b32decode(data + b"=" * (-len(data) % 8))
+    except (binascii.Error, ValueError):
+        raise _error("%s is not valid base32 data" % _typed(value)) from None
+    return decoded.decode("utf-8", "replace")
+
+
+_FORMATS = {
+    "text": _format_text, "json": _format_json, "html": _format_html,
+    "uri": _format_uri, "urid": _format_urid, "csv": _format_csv,
+    "tsv": _format_tsv, "sh": _format_sh, "base64": _format_base64,
+    "base64d": _format_base64d, "base32": _format_base32,
+    "base32d": _format_base32d,
+}
+
+
+##############################################################################
+# Builtins defined in jq
+##############################################################################
+# Each definition is parsed when a program first calls it (_Prelude).
+
+_JQ_PRELUDE = r"""
+def error: error(.);
+def values: select(. != null);
+def nulls: select(. == null);
+def booleans: select(type == "boolean");
+def numbers: select(type == "number");
+def strings: select(type == "string");
+def arrays: select(type == "array");
+def objects: select(type == "object");
+def iterables: select(type | . == "array" or . == "object");
+def scalars: select(type | . != "array" and . != "object");
+def finites: select(isinfinite or isnan | not);
+def normals: select(isnormal);
+def map_values(f): .[] |= f;
+def with_entries(f): to_entries | map(f) | from_entries;
+def add(f): reduce f as $x (null; . + $x);
+def any(f): reduce (.[] | f) as $x (false; . or $x);
+def all(f): reduce (.[] | f) as $x (true; . and $x);
+def any(g; cond): isempty(first(g | cond or empty)) | not;
+def all(g; cond): isempty(first(g | cond and empty));
+def range($x): range(0; $x);
+def in(xs): . as $x | xs | has($x);
+def inside(xs): . as $x | xs | contains($x);
+def IN(s): any(s == .; .);
+def IN(src; s): any(src == s; .);
+def INDEX(stream; idx_expr):
+  reduce stream as $row ({}; .[$row | idx_expr | tostring] |= $row);
+def INDEX(idx_expr): INDEX(.[]; idx_expr);
+def first: .[0];
+def last: .[-1];
+def nth($n): .[$n];
+def nth($n; f):
+  if $n < 0 then error("Out of bounds negative array index")
+  else first(skip($n; f)) end;
+def combinations:
+  if length == 0 then []
+  else .[0][] as $x | (.[1:] | combinations) as $w | [$x] + $w end;
+def combinations(n): . as $dot | [range(n)] | map($dot) | combinations;
+def walk(f):
+  def w: if type == "object" then map_values(w)
+         elif type == "array" then map(w) else . end | f;
+  w;
+def sort_by(f): _sort_by_impl(map([f]));
+def group_by(f): _group_by_impl(map([f]));
+def unique_by(f): _unique_by_impl(map([f]));
+def min_by(f): _min_by_impl(map([f]));
+def max_by(f): _max_by_impl(map([f]));
+def paths: path(..) | select(length > 0);
+def paths(node_filter):
+  . as $dot | paths | select(. as $p | $dot | getpath($p) | node_filter);
+def leaf_paths: paths(scalars);
+def del(f): delpaths([path(f)]);
+def pick(pathexps):
+  . as $top
+  | reduce path(pathexps) as $p (null; setpath($p; $top | getpath($p)));
+def truncate_stream(stream):
+  . as $n | null | stream | . as $input
+  | if (.[0] | length) > $n then setpath([0]; .[0][$n:]) else empty end;
+def JOIN($idx; idx_expr): [.[] | [., $idx[idx_expr]]];
+def JOIN($idx; stream; idx_expr): stream | [., $idx[idx_expr]];
+def JOIN($idx; stream; idx_expr; join_expr):
+  stream | [., $idx[idx_expr]] | join_expr;
+def debug(msg): (msg | debug | empty), .;
+def halt_error: halt_error(5);
+def todateiso8601: strftime("%Y-%m-%dT%H:%M:%SZ");
+def fromdateiso8601: strptime("%Y-%m-%dT%H:%M:%SZ") | mktime;
+def todate: todateiso8601;
+def fromdate: fromdateiso8601;
+def date: todate;
+def dateadd(u; n): . + n;
+def datesub(u; n): . - n;
+def splits($re): splits($re; null);
+def splits($re; flags): split($re; flags) | .[];
+"""
+
+class _Prelude(object):
+    """The prelude's functions by (name, arity), each parsed on first use,
+    so that a program pays only for the builtins it calls."""
+
+    def __init__(self, text):
+        self._sources = {}
+        self._defs = {}
+        self._root = _Scope("root", None, None, None)
+        # Top-level definitions start a line; nested ones are indented.
+        for chunk in re.split(r"\n(?=def )", text.strip()):
+            m = re.match(r"def (\w+)(?:\(([^)]*)\))?:", chunk)
+            arity = len(m.group(2).split(";")) if m.group(2) else 0
+            self._sources[(m.group(1), arity)] = chunk
+
+    def get(self, key):
+        """The _FuncDef for (name, arity), or None."""
+        fdef = self._defs.get(key)
+        if fdef is None and key in self._sources:
+            source = self._sources[key]
+            node = _parse(source + " .")
+            _, _, name, params, body = node[2]
+            fdef = _FuncDef(_Compiler(source, self), name, params, body,
+                            self._root)
+            self._defs[key] = fdef
+        return fdef
+
+    def keys(self):
+        """Every (name, arity) the prelude defines."""
+        return self._sources.keys()
+
+
+_prelude_defs = None
+
+
+def _prelude():
+    """The prelude (made once)."""
+    global _prelude_defs
+    if _prelude_defs is None:
+        _prelude_defs = _Prelude(_JQ_PRELUDE)
+    return _prelude_defs
+
+
+def _registry(prefix):
+    """Map (name, arity) to the module functions named prefix + name."""
+    found = {}
+    for attr, function in globals().items():
+        if not attr.startswith(prefix):
+            continue
+        name = attr[len(prefix):]
+        suffix = re.match(r"(.+)_(\d)$", name)
+        if suffix:
+            found[(suffix.group(1), int(suffix.group(2)))] = function
+        elif prefix == "_jq_builtin_":
+            arity = function.__code__.co_argcount - 1
+            found[(name, arity)] = function
+            if function.__defaults__:  # optional arguments: more arities
+                for extra in range(len(function.__defaults__)):
+                    found[(name, arity - extra - 1)] = function
+    return found
+
+
+_BUILTINS = _registry("_jq_builtin_")
+for _name, _function in _MATH_1.items():
+    _BUILTINS[(_name, 0)] = _math_builtin(_name, _function, 1)
+for _name, _function in _MATH_2.items():
+    _BUILTINS[(_name, 2)] = _math_builtin(_name, _function, 2)
+for _name, _function in _MATH_3.items():
+    _BUILTINS[(_name, 3)] = _math_builtin(_name, _function, 3)
+_FILTERS = _registry("_jq_filter_")
+_PATH_FILTERS = _registry("_jq_path_")
+
+
+##############################################################################
+# Programs: jq_compile
+##############################################################################
+
+
+class _Program(object):
+    """A compiled jq expression: run(value) iterates over its outputs."""
+
+    __slots__ = ("expression", "variables", "_run", "_simple")
+
+    def __init__(self, expression, variables, run):
+        self.expression = expression
+        self.variables = variables
+        self._run = run
+        # One-output programs (.a.b, literals...) cannot recurse: no guard.
+        self._simple = _single(run) is not None
+
+    def run(self, value, variables=None, inputs=None):
+        """Iterate over the outputs for one input; raises JqError.
+
+        variables maps the names given to jq_compile to their values;
+        inputs is an iterator of further inputs, for input and inputs.
+        """
+        env = (_Context(iter(inputs) if inputs is not None else None,
+                        variables), None)
+        for name in self.variables:
+            if not variables or name not in variables:
+                raise JqError("$%s has no value" % name)
+            env = (variables[name], env)
+        if self._simple:
+            try:
+                return iter(self._run(value, env))
+            except RecursionError:
+                raise JqError(_DEPTH_MESSAGE) from None
+        return _guarded(self._run, value, env)
+
+    def __repr__(self):
+        return "<jq program %r>" % self.expression
+
+
+_DEPTH_MESSAGE = "jq program recursion depth exceeded (value or recursion " \
+                 "too deep)"
+
+
+def _guarded(run, value, env):
+    """Turn Python's recursion limit into a jq error."""
+    try:
+        yield from run(value, env)
+    except RecursionError:
+        raise JqError(_DEPTH_MESSAGE) from None
+
+
+_cache = {}
+_CACHE_SIZE = 512
+
+
+def jq_compile(expression, variables=()):
+    """Compile a jq expression into a program; raise JqSyntaxError.
+
+    variables names the $variables the caller will give to run() (jq's
+    --arg/--argjson): jq_compile(".a + $x", ("x",)).run(v, {"x": 1}).
+    Compiled programs are cached per expression and variable names.
+    """
+    key = expression if not variables else (expression, tuple(variables))
+    program = _cache.get(key)
+    if program is not None:
+        return program
+    if not isinstance(expression, str):
+        raise TypeError("a jq expression must be a string")
+    try:
+        program = _compile_program(expression, tuple(variables))
+    except RecursionError:
+        raise JqSyntaxError("expression nested too deeply", expression,
+                            1) from None
+    if len(_cache) >= _CACHE_SIZE:
+        _cache.clear()
+    _cache[key] = program
+    return program
+
+
+def _compile_program(expression, variables):
+    node = _parse(expression)
+    scope = _Scope("root", None, None, None)
+    for name in variables:
+        scope = _Scope("var", name, None, scope)
+    compiler = _Compiler(expression, _prelude())
+    return _Program(expression, variables, compiler.compile(node, scope))
 '''  # end of _JQ_SOURCE
 
 _jq_namespace = None
@@ -2074,14 +6743,24 @@ def _write_cache_file(path, content):
             pass
 
 
-def jq_compile(expression):
-    """Compile a jq expression; raise JqSyntaxError if it does not compile."""
-    return _jq_engine()["jq_compile"](expression)
+def jq_compile(expression, variables=()):
+    """Compile a jq expression into a program whose run(value) yields the
+    outputs; raise JqSyntaxError if it does not compile.
+
+    `variables` names the $variables that run(value, {name: value}) will
+    give (jq's --arg): jq_compile(".a + $x", ("x",)).run(v, {"x": 1}).
+    """
+    return _jq_engine()["jq_compile"](expression, variables)
 
 
 def jq_run(expression, value) -> list:
     """Run a jq expression on one input; return the list of its outputs."""
     return list(jq_compile(expression).run(value))
+
+
+def jq_dumps(value, indent=None) -> str:
+    """Format one jq output as jq prints it (compact, or indented)."""
+    return _jq_engine()["jq_dumps"](value, indent)
 
 
 ##############################################################################
@@ -2127,13 +6806,13 @@ class Output:
             self.emit(result, text)
 
     def _emit_filtered(self, result, secret=False):
-        dumps = _jq_engine().get("jq_dumps")
         indent = 2 if self.format == "json" else None
         try:
             for value in self.program.run(result):
-                _print(dumps(value, indent) if dumps else
-                       _dump_json(value, indent is not None))
+                _print(jq_dumps(value, indent))
         except JqError as e:
+            if getattr(e, "exit_code", None) is not None:
+                raise _JqHalt(str(e), e.exit_code) from None
             if secret:
                 raise BasetenAuthError(
                     "jq: the expression failed on a result that holds a "
@@ -2141,12 +6820,20 @@ class Output:
             raise BasetenAuthError("jq: " + str(e)) from None
 
 
+class _JqHalt(BasetenAuthError):
+    """Raised when a jq program stops with halt or halt_error: its message
+    goes to stderr as it is, and its exit code is the program's."""
+
+    def __init__(self, message, exit_code):
+        BasetenAuthError.__init__(self, message)
+        self.exit_code = exit_code
+
+
 def _compile_jq_for_cli(expression):
     try:
         return jq_compile(expression)
     except JqSyntaxError as e:
-        caret = e.caret() if hasattr(e, "caret") else ""
-        raise UsageError("jq: %s%s" % (e, caret and "\n" + caret)) from None
+        raise UsageError("jq: %s\n%s" % (e, e.caret())) from None
 
 
 def _dump_json(value, indented) -> str:
@@ -2828,6 +7515,9 @@ def main(argv=None) -> int:
         out = Output(args.output, args.jq, streamed=getattr(args, "all", False))
         _COMMANDS[args.command](args, out)
         return EXIT_OK
+    except _JqHalt as e:
+        sys.stderr.write(str(e))
+        return e.exit_code
     except BasetenAuthError as e:
         _write_stderr("error: %s" % e)
         return e.exit_code
