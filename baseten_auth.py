@@ -9,17 +9,20 @@ be used side by side.
     python baseten_auth.py auth status -o json
     python baseten_auth.py auth token
 
-Contents (each section uses only those above it):
+Contents (each section uses only those above it, except that the store
+reaches the keyring backends through an entry point of the cold code):
     Constants
     Errors
     Utilities
     Remote URLs
     Auth file
-    Keyring
     Store
-    HTTP
-    Device flow
-    jq
+    Cold code (source text, compiled on first use):
+        Keyring backends
+        HTTP
+        Device flow
+        OAuth credentials: refresh and revocation
+    jq (source text, compiled on first use)
     Output
     Commands
     Library API
@@ -27,12 +30,14 @@ Contents (each section uses only those above it):
 
 Design notes:
 - Start-up matters (`auth status` runs in shell prompts and scripts), so only
-  os, sys, json and argparse are imported at the top; urllib, subprocess,
-  getpass and friends are imported by the code paths that need them. The jq
-  engine, the largest part of the file, is kept as source text in a string
-  and compiled on first use: `python baseten_auth.py` compiles the whole file
-  on every run, and compiling code costs about 20 times more than reading a
-  string of the same size.
+  os, sys and json are imported at the top and argparse when the command
+  line is parsed; urllib, subprocess, getpass and friends are imported by
+  the code paths that need them. `python baseten_auth.py` compiles the whole
+  file on every run (a script gets no bytecode cache), and compiling code
+  costs about 20 times more than reading a string of the same size, so what
+  `auth status` never runs is kept as source text and compiled on first use
+  through a cache in __pycache__: the jq engine (most of the file) and the
+  "cold code" (keyring backends, HTTP, device flow, OAuth refresh).
 - Secrets (API keys, access and refresh tokens, device codes) never reach
   argv, a log line, an error message or a traceback. Keyring tools get them
   on stdin.
@@ -42,6 +47,7 @@ Design notes:
 
 from __future__ import annotations
 
+import _thread  # built in and already loaded: free
 import json
 import os
 import sys
@@ -141,6 +147,10 @@ class NetworkError(BasetenAuthError):
     """Raised when the server cannot be reached or does not answer in time."""
 
 
+class KeyringUnavailable(Exception):
+    """Raised when a keyring backend cannot be used."""
+
+
 ##############################################################################
 # Utilities
 ##############################################################################
@@ -177,9 +187,10 @@ def _clean(text) -> str:
 
 
 def _redact(text, secrets) -> str:
-    """Replace every secret in text by `***`."""
+    """Replace every secret in text by `***` (secrets of fewer than four
+    characters would only garble the message: no real credential is)."""
     for secret in secrets:
-        if secret:
+        if secret and len(secret) >= 4:
             text = text.replace(secret, "***")
     return text
 
@@ -229,6 +240,53 @@ def _stdin_is_terminal() -> bool:
         return sys.stdin is not None and sys.stdin.isatty()
     except (OSError, ValueError):
         return False
+
+
+def _compile_source_section(name, source, line):
+    """Compile code kept in a string (the cold code, the jq engine), through
+    a bytecode cache.
+
+    The cache file sits in __pycache__ beside this file, as Python's own
+    would, keyed by the interpreter and a checksum of the source; where it
+    cannot be read or written, the source is compiled each time.
+    """
+    import marshal
+    import zlib
+
+    key = b"%08x:%d:%x\n" % (zlib.crc32(source.encode("utf-8")), line,
+                             sys.hexversion)
+    here = os.path.abspath(__file__)
+    cache = os.path.join(os.path.dirname(here), "__pycache__", "%s.%s.%s.pyc" % (
+        os.path.splitext(os.path.basename(here))[0], name,
+        sys.implementation.cache_tag))
+    try:
+        with open(cache, "rb") as f:
+            if f.readline() == key:
+                return marshal.loads(f.read())
+    except (OSError, ValueError, EOFError, TypeError):
+        pass
+    # The leading newlines make tracebacks and linecache point at the
+    # right lines of this file.
+    code = compile("\n" * line + source, os.path.abspath(__file__), "exec")
+    if not sys.dont_write_bytecode:
+        _write_cache_file(cache, key + marshal.dumps(code))
+    return code
+
+
+def _write_cache_file(path, content):
+    """Write a cache file atomically; a failure only costs speed."""
+    temp = "%s.%d.tmp" % (path, os.getpid())
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(temp, "wb") as f:
+            f.write(content)
+        os.replace(temp, path)
+    except OSError as e:
+        _debug("no bytecode cache for %s: %s", os.path.basename(path), e)
+        try:
+            os.unlink(temp)
+        except OSError:
+            pass
 
 
 def _check_profile_name(name) -> str:
@@ -552,10 +610,411 @@ class _AuthFileLock:
 
 
 ##############################################################################
-# Keyring
+# Store
 ##############################################################################
 
-# === BEGIN KEYRING ===
+
+class Credential:
+    """A resolved credential: the secret and where it came from.
+
+    `secret` is an API key (auth type api_key) or a dict with the keys
+    access_token, refresh_token and expiry (auth type oauth).
+    """
+
+    __slots__ = ("profile", "remote_url", "auth_type", "secret", "storage")
+
+    def __init__(self, profile, remote_url, auth_type, secret, storage):
+        self.profile = profile
+        self.remote_url = remote_url
+        self.auth_type = auth_type
+        self.secret = secret
+        self.storage = storage
+
+    @property
+    def token(self) -> str:
+        """The API key, or the OAuth access token."""
+        if isinstance(self.secret, dict):
+            return self.secret.get("access_token") or ""
+        return self.secret
+
+    @property
+    def authorization(self) -> str:
+        """The value of the Authorization header for this credential."""
+        scheme = "Bearer " if self.auth_type == "oauth" else "Api-Key "
+        return scheme + self.token
+
+    @property
+    def management_url(self) -> str:
+        """The management API base URL of the credential's remote."""
+        return management_url(self.remote_url)
+
+    def __repr__(self):
+        return "Credential(profile=%r, remote_url=%r, auth_type=%r, secret=***)" % (
+            self.profile, self.remote_url, self.auth_type)
+
+
+class Store:
+    """Profiles in auth.json, their secrets in the keyring or the file.
+
+    A profile's secret lives in exactly one place: the auth file when its
+    entry has `api_key` or `oauth_credential` (insecure storage), else the
+    keyring under service `baseten-profile`, account = profile name. Every
+    change is a read-modify-write of auth.json under `_AuthFileLock`, and
+    auth.json is replaced atomically, so concurrent processes never lose
+    each other's profiles and readers never see half a file.
+    """
+
+    def __init__(self, directory=None):
+        self.directory = directory
+        self.path = directory and os.path.join(directory, AUTH_FILE_NAME)
+        self._data = None
+        self._lock = None
+
+    @classmethod
+    def default(cls):
+        """The store in the config directory of this user."""
+        return cls(config_dir())
+
+    # Reading ---------------------------------------------------------------
+
+    def data(self) -> dict:
+        """The auth file's content (read once, then cached)."""
+        if self._data is None:
+            if not self.path:
+                _require_config_dir()
+            self._data = _load_auth_file(self.path)
+            _debug("read %s", self.path)
+        return self._data
+
+    def reload(self):
+        """Forget the cached content: the next read sees other processes'
+        changes."""
+        self._data = None
+
+    def profiles(self) -> dict:
+        """Profile name -> entry, as in the auth file."""
+        return self.data()["profiles"]
+
+    def current(self) -> str:
+        """The current profile's name, or ""."""
+        return self.data().get("current") or ""
+
+    def entry(self, name) -> dict:
+        """The entry of an existing profile; ProfileError if there is none."""
+        entry = self.profiles().get(name)
+        if entry is None:
+            raise ProfileError("no profile named %r; run: baseten auth login "
+                               "--profile %s" % (name, _shell_word(name)))
+        return entry
+
+    def storage(self, name) -> str:
+        """Where the profile's secret is kept: `file` or `keyring`."""
+        entry = self.entry(name)
+        return "file" if ("api_key" in entry or "oauth_credential" in entry) \
+            else "keyring"
+
+    def read_secret(self, name):
+        """The secret of a profile: the auth file's copy, else the keyring's."""
+        entry = self.entry(name)
+        auth_type = entry.get("auth_type")
+        if auth_type == "api_key" and entry.get("api_key"):
+            return entry["api_key"]
+        if auth_type == "oauth" and isinstance(entry.get("oauth_credential"), dict):
+            return _oauth_secret(entry["oauth_credential"])
+        if auth_type not in AUTH_TYPES:
+            raise AuthFileError("profile %r in %s has unknown auth type %r"
+                                % (name, self.path, auth_type))
+        secret = self._keyring_get(name)
+        if auth_type == "oauth":
+            return _decode_oauth_secret(secret, name)
+        return secret
+
+    def _keyring_get(self, name):
+        backend = _keyring_backend()
+        if backend is None:
+            raise ProfileError(
+                "no credential for profile %r: it is not in %s and no system "
+                "keyring is available; run: baseten auth login --profile %s"
+                % (name, self.path, _shell_word(name)))
+        try:
+            secret = backend.get(name)
+        except KeyringUnavailable as e:
+            raise ProfileError("cannot read the credential of profile %r from "
+                               "the keyring: %s" % (name, e)) from None
+        if not secret:
+            raise ProfileError(
+                "no credential for profile %r in the keyring (%s); run: "
+                "baseten auth login --profile %s"
+                % (name, backend.name, _shell_word(name)))
+        return secret
+
+    # Writing ---------------------------------------------------------------
+
+    def lock(self, optional=False):
+        """The auth file lock (reentrant within this store)."""
+        if not self.path:
+            _require_config_dir()
+        if self._lock is None:
+            self._lock = _AuthFileLock(self.path)
+        if self._lock.depth == 0:
+            self._lock.optional = optional
+        return self._lock
+
+    def update(self, change):
+        """Apply change(data) to the auth file under the lock and save it."""
+        with self.lock():
+            data = _load_auth_file(self.path)
+            data.setdefault("version", AUTH_FILE_VERSION)
+            result = change(data)
+            _write_auth_file(self.path, data)
+        self._data = data
+        return result
+
+    def save_profile(self, name, remote_url, auth_type, secret,
+                     insecure=False, make_current=True) -> str:
+        """Store a profile whole, replacing any entry of that name.
+
+        Returns where the secret went: `keyring` or `file`.
+        """
+        self.check_writable()
+        # Was the old secret in the keyring? Then a copy in the file must
+        # take it out of there (a new profile, or one kept in the file,
+        # has none: no keyring tool is run for them).
+        was_in_keyring = (name in self.profiles()
+                          and self.storage(name) == "keyring")
+        entry = {"remote_url": remote_url, "auth_type": auth_type}
+        storage = "file" if insecure else self._keyring_set(name, secret)
+        if storage == "file":
+            entry.update(_secret_fields(auth_type, secret))
+
+        def change(data):
+            data["profiles"][name] = entry
+            if make_current:
+                data["current"] = name
+
+        self.update(change)
+        if storage == "file" and was_in_keyring:
+            self._keyring_forget(name, quiet=True)
+        return storage
+
+    def save_secret(self, name, secret):
+        """Replace a profile's secret where it lives (after a refresh)."""
+        in_keyring = self.storage(name) == "keyring"
+        if in_keyring and self._keyring_set(name, secret) == "keyring":
+            return
+        auth_type = self.entry(name)["auth_type"]
+        # os.replace would swap a read-only auth.json (chmod 0400 in a
+        # writable directory) for a new writable one: refuse, like login.
+        self.check_writable()
+
+        def change(data):
+            entry = data["profiles"].get(name)
+            if entry is not None:  # gone meanwhile: logged out by another run
+                entry.pop("api_key", None)
+                entry.pop("oauth_credential", None)
+                entry.update(_secret_fields(auth_type, secret))
+
+        self.update(change)
+        if in_keyring:  # the keyring failed: its stale copy must go
+            self._keyring_forget(name, quiet=False)
+
+    def remove_profile(self, name) -> bool:
+        """Remove a profile and its secret; True if it was current."""
+        self.check_writable()
+        in_keyring = self.storage(name) == "keyring"
+
+        def change(data):
+            data["profiles"].pop(name, None)
+            if data.get("current") == name:
+                data["current"] = ""
+                return True
+            return False
+
+        was_current = self.update(change)
+        self._keyring_forget(name, quiet=not in_keyring)
+        return was_current
+
+    def set_current(self, name):
+        """Make an existing profile the current one."""
+        self.entry(name)
+
+        def change(data):
+            if name not in data["profiles"]:
+                raise ProfileError("no profile named %r" % name)
+            data["current"] = name
+
+        self.update(change)
+
+    def check_writable(self):
+        """Fail early, changing nothing, when the auth file cannot be written."""
+        directory = _require_config_dir() if not self.directory else self.directory
+        probe = self.path if os.path.exists(self.path) else directory
+        while not os.path.exists(probe):
+            probe = os.path.dirname(probe)
+        if not os.access(probe, os.W_OK) or (
+                probe == self.path and not os.access(directory, os.W_OK)):
+            raise AuthFileError("cannot write %s: read-only (permission "
+                                "denied or read-only file system)" % self.path)
+
+    def _keyring_set(self, name, secret) -> str:
+        backend = _keyring_backend()
+        if backend is None:
+            _warn("no system keyring found; the credential of profile %r is "
+                  "stored in plain text in %s" % (name, self.path))
+            return "file"
+        try:
+            backend.set(name, _encode_secret(secret))
+        except KeyringUnavailable as e:
+            _warn("the system keyring (%s) could not be used: %s; the "
+                  "credential of profile %r is stored in plain text in %s"
+                  % (backend.name, e, name, self.path))
+            return "file"
+        _debug("stored the credential of profile %r in the keyring (%s)",
+               name, backend.name)
+        return "keyring"
+
+    def _keyring_forget(self, name, quiet):
+        """Remove a keyring copy; a failure is a warning unless `quiet` (the
+        copy in the auth file, read first, makes it harmless)."""
+        backend = _keyring_backend()
+        if backend is None:
+            return
+        try:
+            backend.delete(name)
+        except KeyringUnavailable as e:
+            report = _debug if quiet else _warn
+            report("could not remove the credential of profile %r from the "
+                   "keyring (%s): %s" % (name, backend.name, e))
+
+
+def _secret_fields(auth_type, secret) -> dict:
+    if auth_type == "api_key":
+        return {"api_key": secret}
+    return {"oauth_credential": dict(secret)}
+
+
+def _encode_secret(secret) -> str:
+    """The keyring value: the API key, or the OAuth credential as JSON."""
+    if isinstance(secret, dict):
+        return json.dumps(secret, separators=(",", ":"))
+    return secret
+
+
+def _oauth_secret(credential) -> dict:
+    return {"access_token": credential.get("access_token") or "",
+            "refresh_token": credential.get("refresh_token") or "",
+            "expiry": credential.get("expiry") or ZERO_TIME}
+
+
+def _decode_oauth_secret(text, name) -> dict:
+    try:
+        credential = json.loads(text)
+    except ValueError:
+        credential = None
+    if not isinstance(credential, dict):
+        raise ProfileError("the keyring entry of profile %r is not an OAuth "
+                           "credential; run: baseten auth login --profile %s"
+                           % (name, _shell_word(name)))
+    return _oauth_secret(credential)
+
+
+def _shell_word(word) -> str:
+    """Quote a word for a command line shown to the user."""
+    if word and all(c.isalnum() or c in "@%+=:,./-_" for c in word):
+        return word
+    return "'" + word.replace("'", "'\"'\"'") + "'"
+
+
+def resolve_profile(store, flag_profile=None, use_api_key_env=True):
+    """Which credential a command uses (SPEC section 2).
+
+    Returns (profile name or None for BASETEN_API_KEY, where it came from).
+    """
+    if flag_profile is not None:
+        store.entry(_check_profile_name(flag_profile))
+        return flag_profile, "--profile"
+    if use_api_key_env and os.environ.get(ENV_API_KEY):
+        return None, ENV_API_KEY
+    env_profile = os.environ.get(ENV_PROFILE)
+    if env_profile:
+        store.entry(env_profile)
+        return env_profile, ENV_PROFILE
+    current = store.current()
+    if current:
+        store.entry(current)
+        return current, "the current profile"
+    return None, None
+
+
+##############################################################################
+# Cold code
+##############################################################################
+
+# What `auth status` never runs (the keyring backends, HTTP, the device flow,
+# OAuth refresh) is kept below as source text and compiled on first use,
+# like the jq engine: `python baseten_auth.py` compiles the whole file on
+# every run, and these thousand lines of code would cost more than the rest
+# of `auth status` does. The text is ordinary code of this module: it runs
+# in the module's namespace, so once loaded its names are plain globals.
+# Until then, the functions that the code above and below calls are entry
+# points that load it first, and attribute access from outside (tests,
+# programs that import this file) loads it through the module __getattr__.
+
+_cold_loaded = False
+_cold_lock = _thread.allocate_lock()
+
+
+def _load_cold_code():
+    """Compile and run the cold code into this module, once."""
+    global _cold_loaded
+    with _cold_lock:
+        if _cold_loaded:
+            return
+        namespace = globals()
+        # Keep anything already set under a name the cold code defines
+        # (a test's monkeypatch); replace only the entry points.
+        kept = {name: value for name, value in namespace.items()
+                if not getattr(value, "_loads_cold_code", False)}
+        exec(_compile_source_section("cold", _COLD_SOURCE, _COLD_LINE),
+             namespace)
+        namespace.update(kept)
+        _cold_loaded = True
+
+
+def _cold_entry(name):
+    """An entry point into the cold code: loads it, then calls `name`."""
+
+    def entry(*args, **kwargs):
+        _load_cold_code()
+        return globals()[name](*args, **kwargs)
+
+    entry.__name__ = entry.__qualname__ = name
+    entry._loads_cold_code = True
+    return entry
+
+
+def __getattr__(name):
+    """Load the cold code when one of its names is asked for from outside."""
+    if not name.startswith("__") and not _cold_loaded:
+        _load_cold_code()
+        if name in globals():
+            return globals()[name]
+    raise AttributeError("module %r has no attribute %r" % (__name__, name))
+
+
+_keyring_backend = _cold_entry("_keyring_backend")
+fetch_user = _cold_entry("fetch_user")
+browser_login = _cold_entry("browser_login")
+fresh_credential = _cold_entry("fresh_credential")
+revoke_session = _cold_entry("revoke_session")
+_revoke_quietly = _cold_entry("_revoke_quietly")
+
+_COLD_LINE = sys._getframe().f_lineno
+_COLD_SOURCE = r'''
+##############################################################################
+# Keyring backends
+##############################################################################
+
 # Secrets go to the system keyring by running a tool that is already there,
 # so the module needs no third-party package:
 #
@@ -598,10 +1057,6 @@ _SECURITY_STATUS = {
     45: "a duplicate item exists",
     2: "usage error",
 }
-
-
-class KeyringUnavailable(Exception):
-    """Raised when a keyring backend cannot be used."""
 
 
 def _keyring_timeout() -> float:
@@ -1098,339 +1553,6 @@ def _keyring_backend(platform: str | None = None) -> KeyringBackend | None:
         _debug("keyring: no keyring backend; secrets go to the auth file")
     _keyring_backends[platform] = chosen
     return chosen
-# === END KEYRING ===
-
-
-##############################################################################
-# Store
-##############################################################################
-
-
-class Credential:
-    """A resolved credential: the secret and where it came from.
-
-    `secret` is an API key (auth type api_key) or a dict with the keys
-    access_token, refresh_token and expiry (auth type oauth).
-    """
-
-    __slots__ = ("profile", "remote_url", "auth_type", "secret", "storage")
-
-    def __init__(self, profile, remote_url, auth_type, secret, storage):
-        self.profile = profile
-        self.remote_url = remote_url
-        self.auth_type = auth_type
-        self.secret = secret
-        self.storage = storage
-
-    @property
-    def token(self) -> str:
-        """The API key, or the OAuth access token."""
-        if isinstance(self.secret, dict):
-            return self.secret.get("access_token") or ""
-        return self.secret
-
-    @property
-    def authorization(self) -> str:
-        """The value of the Authorization header for this credential."""
-        scheme = "Bearer " if self.auth_type == "oauth" else "Api-Key "
-        return scheme + self.token
-
-    @property
-    def management_url(self) -> str:
-        """The management API base URL of the credential's remote."""
-        return management_url(self.remote_url)
-
-    def __repr__(self):
-        return "Credential(profile=%r, remote_url=%r, auth_type=%r, secret=***)" % (
-            self.profile, self.remote_url, self.auth_type)
-
-
-class Store:
-    """Profiles in auth.json, their secrets in the keyring or the file.
-
-    A profile's secret lives in exactly one place: the auth file when its
-    entry has `api_key` or `oauth_credential` (insecure storage), else the
-    keyring under service `baseten-profile`, account = profile name. Every
-    change is a read-modify-write of auth.json under `_AuthFileLock`, and
-    auth.json is replaced atomically, so concurrent processes never lose
-    each other's profiles and readers never see half a file.
-    """
-
-    def __init__(self, directory=None):
-        self.directory = directory
-        self.path = directory and os.path.join(directory, AUTH_FILE_NAME)
-        self._data = None
-        self._lock = None
-
-    @classmethod
-    def default(cls):
-        """The store in the config directory of this user."""
-        return cls(config_dir())
-
-    # Reading ---------------------------------------------------------------
-
-    def data(self) -> dict:
-        """The auth file's content (read once, then cached)."""
-        if self._data is None:
-            if not self.path:
-                _require_config_dir()
-            self._data = _load_auth_file(self.path)
-            _debug("read %s", self.path)
-        return self._data
-
-    def reload(self):
-        """Forget the cached content: the next read sees other processes'
-        changes."""
-        self._data = None
-
-    def profiles(self) -> dict:
-        """Profile name -> entry, as in the auth file."""
-        return self.data()["profiles"]
-
-    def current(self) -> str:
-        """The current profile's name, or ""."""
-        return self.data().get("current") or ""
-
-    def entry(self, name) -> dict:
-        """The entry of an existing profile; ProfileError if there is none."""
-        entry = self.profiles().get(name)
-        if entry is None:
-            raise ProfileError("no profile named %r; run: baseten auth login "
-                               "--profile %s" % (name, _shell_word(name)))
-        return entry
-
-    def storage(self, name) -> str:
-        """Where the profile's secret is kept: `file` or `keyring`."""
-        entry = self.entry(name)
-        return "file" if ("api_key" in entry or "oauth_credential" in entry) \
-            else "keyring"
-
-    def read_secret(self, name):
-        """The secret of a profile: the auth file's copy, else the keyring's."""
-        entry = self.entry(name)
-        auth_type = entry.get("auth_type")
-        if auth_type == "api_key" and entry.get("api_key"):
-            return entry["api_key"]
-        if auth_type == "oauth" and isinstance(entry.get("oauth_credential"), dict):
-            return _oauth_secret(entry["oauth_credential"])
-        if auth_type not in AUTH_TYPES:
-            raise AuthFileError("profile %r in %s has unknown auth type %r"
-                                % (name, self.path, auth_type))
-        secret = self._keyring_get(name)
-        if auth_type == "oauth":
-            return _decode_oauth_secret(secret, name)
-        return secret
-
-    def _keyring_get(self, name):
-        backend = _keyring_backend()
-        if backend is None:
-            raise ProfileError(
-                "no credential for profile %r: it is not in %s and no system "
-                "keyring is available; run: baseten auth login --profile %s"
-                % (name, self.path, _shell_word(name)))
-        try:
-            secret = backend.get(name)
-        except KeyringUnavailable as e:
-            raise ProfileError("cannot read the credential of profile %r from "
-                               "the keyring: %s" % (name, e)) from None
-        if not secret:
-            raise ProfileError(
-                "no credential for profile %r in the keyring (%s); run: "
-                "baseten auth login --profile %s"
-                % (name, backend.name, _shell_word(name)))
-        return secret
-
-    # Writing ---------------------------------------------------------------
-
-    def lock(self, optional=False):
-        """The auth file lock (reentrant within this store)."""
-        if not self.path:
-            _require_config_dir()
-        if self._lock is None:
-            self._lock = _AuthFileLock(self.path)
-        if self._lock.depth == 0:
-            self._lock.optional = optional
-        return self._lock
-
-    def update(self, change):
-        """Apply change(data) to the auth file under the lock and save it."""
-        with self.lock():
-            data = _load_auth_file(self.path)
-            data.setdefault("version", AUTH_FILE_VERSION)
-            result = change(data)
-            _write_auth_file(self.path, data)
-        self._data = data
-        return result
-
-    def save_profile(self, name, remote_url, auth_type, secret,
-                     insecure=False, make_current=True) -> str:
-        """Store a profile whole, replacing any entry of that name.
-
-        Returns where the secret went: `keyring` or `file`.
-        """
-        self.check_writable()
-        entry = {"remote_url": remote_url, "auth_type": auth_type}
-        storage = "file" if insecure else self._keyring_set(name, secret)
-        if storage == "file":
-            entry.update(_secret_fields(auth_type, secret))
-
-        def change(data):
-            data["profiles"][name] = entry
-            if make_current:
-                data["current"] = name
-
-        self.update(change)
-        if storage == "file":
-            self._keyring_forget(name, quiet=True)
-        return storage
-
-    def save_secret(self, name, secret):
-        """Replace a profile's secret where it lives (after a refresh)."""
-        in_keyring = self.storage(name) == "keyring"
-        if in_keyring and self._keyring_set(name, secret) == "keyring":
-            return
-        auth_type = self.entry(name)["auth_type"]
-        # os.replace would swap a read-only auth.json (chmod 0400 in a
-        # writable directory) for a new writable one: refuse, like login.
-        self.check_writable()
-
-        def change(data):
-            entry = data["profiles"].get(name)
-            if entry is not None:  # gone meanwhile: logged out by another run
-                entry.pop("api_key", None)
-                entry.pop("oauth_credential", None)
-                entry.update(_secret_fields(auth_type, secret))
-
-        self.update(change)
-        if in_keyring:  # the keyring failed: its stale copy must go
-            self._keyring_forget(name, quiet=False)
-
-    def remove_profile(self, name) -> bool:
-        """Remove a profile and its secret; True if it was current."""
-        self.check_writable()
-        in_keyring = self.storage(name) == "keyring"
-
-        def change(data):
-            data["profiles"].pop(name, None)
-            if data.get("current") == name:
-                data["current"] = ""
-                return True
-            return False
-
-        was_current = self.update(change)
-        self._keyring_forget(name, quiet=not in_keyring)
-        return was_current
-
-    def set_current(self, name):
-        """Make an existing profile the current one."""
-        self.entry(name)
-
-        def change(data):
-            if name not in data["profiles"]:
-                raise ProfileError("no profile named %r" % name)
-            data["current"] = name
-
-        self.update(change)
-
-    def check_writable(self):
-        """Fail early, changing nothing, when the auth file cannot be written."""
-        directory = _require_config_dir() if not self.directory else self.directory
-        probe = self.path if os.path.exists(self.path) else directory
-        while not os.path.exists(probe):
-            probe = os.path.dirname(probe)
-        if not os.access(probe, os.W_OK) or (
-                probe == self.path and not os.access(directory, os.W_OK)):
-            raise AuthFileError("cannot write %s: read-only (permission "
-                                "denied or read-only file system)" % self.path)
-
-    def _keyring_set(self, name, secret) -> str:
-        backend = _keyring_backend()
-        if backend is None:
-            _warn("no system keyring found; the credential of profile %r is "
-                  "stored in plain text in %s" % (name, self.path))
-            return "file"
-        try:
-            backend.set(name, _encode_secret(secret))
-        except KeyringUnavailable as e:
-            _warn("the system keyring (%s) could not be used: %s; the "
-                  "credential of profile %r is stored in plain text in %s"
-                  % (backend.name, e, name, self.path))
-            return "file"
-        _debug("stored the credential of profile %r in the keyring (%s)",
-               name, backend.name)
-        return "keyring"
-
-    def _keyring_forget(self, name, quiet):
-        """Remove a keyring copy; a failure is a warning unless `quiet` (the
-        copy in the auth file, read first, makes it harmless)."""
-        backend = _keyring_backend()
-        if backend is None:
-            return
-        try:
-            backend.delete(name)
-        except KeyringUnavailable as e:
-            report = _debug if quiet else _warn
-            report("could not remove the credential of profile %r from the "
-                   "keyring (%s): %s" % (name, backend.name, e))
-
-
-def _secret_fields(auth_type, secret) -> dict:
-    if auth_type == "api_key":
-        return {"api_key": secret}
-    return {"oauth_credential": dict(secret)}
-
-
-def _encode_secret(secret) -> str:
-    """The keyring value: the API key, or the OAuth credential as JSON."""
-    if isinstance(secret, dict):
-        return json.dumps(secret, separators=(",", ":"))
-    return secret
-
-
-def _oauth_secret(credential) -> dict:
-    return {"access_token": credential.get("access_token") or "",
-            "refresh_token": credential.get("refresh_token") or "",
-            "expiry": credential.get("expiry") or ZERO_TIME}
-
-
-def _decode_oauth_secret(text, name) -> dict:
-    try:
-        credential = json.loads(text)
-    except ValueError:
-        credential = None
-    if not isinstance(credential, dict):
-        raise ProfileError("the keyring entry of profile %r is not an OAuth "
-                           "credential; run: baseten auth login --profile %s"
-                           % (name, _shell_word(name)))
-    return _oauth_secret(credential)
-
-
-def _shell_word(word) -> str:
-    """Quote a word for a command line shown to the user."""
-    if word and all(c.isalnum() or c in "@%+=:,./-_" for c in word):
-        return word
-    return "'" + word.replace("'", "'\"'\"'") + "'"
-
-
-def resolve_profile(store, flag_profile=None, use_api_key_env=True):
-    """Which credential a command uses (SPEC section 2).
-
-    Returns (profile name or None for BASETEN_API_KEY, where it came from).
-    """
-    if flag_profile is not None:
-        store.entry(_check_profile_name(flag_profile))
-        return flag_profile, "--profile"
-    if use_api_key_env and os.environ.get(ENV_API_KEY):
-        return None, ENV_API_KEY
-    env_profile = os.environ.get(ENV_PROFILE)
-    if env_profile:
-        store.entry(env_profile)
-        return env_profile, ENV_PROFILE
-    current = store.current()
-    if current:
-        store.entry(current)
-        return current, "the current profile"
-    return None, None
 
 
 ##############################################################################
@@ -1993,6 +2115,7 @@ def revoke_session(remote_url, access_token):
     status, body = http_request("POST", url, "Bearer " + access_token,
                                 form={}, secrets=(access_token,))
     _raise_for_status(status, body, "revoking the session", (access_token,))
+'''  # end of _COLD_SOURCE
 
 
 ##############################################################################
@@ -6697,52 +6820,6 @@ def _jq_engine():
     return _jq_namespace
 
 
-def _compile_source_section(name, source, line):
-    """Compile code kept in a string, through a bytecode cache.
-
-    The cache file sits in __pycache__ beside this file, as Python's own
-    would, keyed by the interpreter and a checksum of the source; where it
-    cannot be read or written, the source is compiled each time.
-    """
-    import marshal
-    import zlib
-
-    key = b"%08x:%d:%x\n" % (zlib.crc32(source.encode("utf-8")), line,
-                             sys.hexversion)
-    here = os.path.abspath(__file__)
-    cache = os.path.join(os.path.dirname(here), "__pycache__", "%s.%s.%s.pyc" % (
-        os.path.splitext(os.path.basename(here))[0], name,
-        sys.implementation.cache_tag))
-    try:
-        with open(cache, "rb") as f:
-            if f.readline() == key:
-                return marshal.loads(f.read())
-    except (OSError, ValueError, EOFError, TypeError):
-        pass
-    # The leading newlines make tracebacks and linecache point at the
-    # right lines of this file.
-    code = compile("\n" * line + source, os.path.abspath(__file__), "exec")
-    if not sys.dont_write_bytecode:
-        _write_cache_file(cache, key + marshal.dumps(code))
-    return code
-
-
-def _write_cache_file(path, content):
-    """Write a cache file atomically; a failure only costs speed."""
-    temp = "%s.%d.tmp" % (path, os.getpid())
-    try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(temp, "wb") as f:
-            f.write(content)
-        os.replace(temp, path)
-    except OSError as e:
-        _debug("no bytecode cache for the jq engine: %s", e)
-        try:
-            os.unlink(temp)
-        except OSError:
-            pass
-
-
 def jq_compile(expression, variables=()):
     """Compile a jq expression into a program whose run(value) yields the
     outputs; raise JqSyntaxError if it does not compile.
@@ -7392,7 +7469,10 @@ def _argparse_classes():
             super().__init__(*args, **kwargs)
 
         def error(self, message):
-            raise UsageError("%s (see: %s --help)" % (message, self.prog))
+            # Unknown options are found by the top parser: point at the
+            # command's own help all the same.
+            raise UsageError("%s (see: %s --help)" % (
+                message, getattr(self, "command_prog", None) or self.prog))
 
     return Parser, HelpFormatter
 
@@ -7415,6 +7495,8 @@ def build_parser(argv=None):
     commands = auth.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
     wanted = _named_command(argv)
+    if wanted:
+        parser.command_prog = "baseten auth " + wanted
     common = _common_options(parser_class)
     for name in ("login", "logout", "switch", "status", "token"):
         full = wanted in (None, name)
@@ -7527,6 +7609,14 @@ def main(argv=None) -> int:
     except BrokenPipeError:
         # The reader went away (`| head`): nothing more to say to it.
         sys.stdout = open(os.devnull, "w")
+        return EXIT_FAILURE
+    except Exception as e:  # a bug: still one line, and no secret in it
+        if _verbose:
+            import traceback
+
+            traceback.print_exc()
+        _write_stderr("error: internal error (%s); run with -v for details, "
+                      "and please report it" % type(e).__name__)
         return EXIT_FAILURE
 
 

@@ -151,7 +151,9 @@ class FakeAPI:
         """The recorded requests for one route, oldest first."""
         with self._lock:
             return [
-                r for r in self.requests if r.method == method.upper() and r.path == path
+                r
+                for r in self.requests
+                if r.method == method.upper() and r.path == path
             ]
 
     def wait_for(self, method, path, count=1, timeout=10):
@@ -169,7 +171,8 @@ class FakeAPI:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise TimeoutError(
-                        "no %d %s %s request(s) within %ss" % (count, method, path, timeout)
+                        "no %d %s %s request(s) within %ss"
+                        % (count, method, path, timeout)
                     )
                 self._arrived.wait(left)
 
@@ -194,7 +197,7 @@ class FakeAPI:
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.api = self
         self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.01}
         )
         self._thread.daemon = True
         self._thread.start()
