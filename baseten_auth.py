@@ -2415,7 +2415,8 @@ def _lex_string(expression, pos):
 
 
 def _lex_unicode_escape(expression, pos):
-    """Decode \\uXXXX at pos (joining surrogate pairs); return (char, end)."""
+    """Decode a \\u escape and its four hex digits at pos (joining surrogate
+    pairs); return (char, end)."""
     digits = expression[pos + 2:pos + 6]
     if not re.match(r"[0-9a-fA-F]{4}$", digits):
         raise _syntax_error(expression, pos, "invalid \\u escape")
