@@ -1382,8 +1382,11 @@ class PythonKeyringBackend(KeyringBackend):
     _MAX_DELETES = 10
 
     def _env(self):
-        # UTF-8 on the tool's stdin and stdout, whatever the user's locale.
-        return dict(os.environ, PYTHONIOENCODING="utf-8")
+        # UTF-8 on the tool's stdin and stdout, whatever the user's locale;
+        # no Python warnings (cryptography warns about old Pythons on
+        # stderr, and an empty stderr is what tells "no entry" apart).
+        return dict(os.environ, PYTHONIOENCODING="utf-8",
+                    PYTHONWARNINGS="ignore")
 
     def get(self, profile):
         rc, out, err = self._run(["get", "--", KEYRING_SERVICE, profile])
@@ -1393,9 +1396,9 @@ class PythonKeyringBackend(KeyringBackend):
             if value.endswith("\n"):
                 value = value[:-1]
             return _decode_go_keyring(value)
-        if rc == 1 and not err.strip():
-            return None
         name = _keyring_exception_name(err)
+        if rc == 1 and not name:
+            return None  # no traceback: no entry (stderr may hold warnings)
         if name == "UnicodeDecodeError":
             # A problem of this entry, not of the keyring: other calls work.
             raise KeyringUnavailable("the keyring entry of %r is not UTF-8 "
