@@ -71,6 +71,7 @@ OUTPUT_FORMATS = ("text", "json", "jsonl", "none")
 REFRESH_MARGIN = 10
 #: Connect and read timeout of every HTTP request, in seconds.
 HTTP_TIMEOUT = 30
+HTTP_TIMEOUT_ENV = "BASETEN_HTTP_TIMEOUT"
 #: Largest response body read from the server, in bytes.
 HTTP_MAX_BODY = 1 << 20
 #: Largest auth file read; a larger one is reported, not parsed.
@@ -424,9 +425,16 @@ def _empty_auth_data() -> dict:
 
 def _load_auth_file(path) -> dict:
     """Read auth.json; a missing or empty file is an empty store."""
+    import stat
+
     try:
-        with open(path, "rb") as f:
-            _warn_if_exposed(path, os.fstat(f.fileno()))
+        # O_NONBLOCK: opening a named pipe must not wait for a writer.
+        with open(path, "rb", opener=_open_nonblocking) as f:
+            status = os.fstat(f.fileno())
+            if not stat.S_ISREG(status.st_mode):
+                raise AuthFileError("cannot read %s: it is not a regular file"
+                                    % path)
+            _warn_if_exposed(path, status)
             raw = f.read(AUTH_FILE_MAX_BYTES + 1)
     except FileNotFoundError:
         return _empty_auth_data()
@@ -440,6 +448,10 @@ def _load_auth_file(path) -> dict:
     if not raw.strip():
         return _empty_auth_data()
     return _decode_auth_data(raw, path)
+
+
+def _open_nonblocking(path, flags):
+    return os.open(path, flags | getattr(os, "O_NONBLOCK", 0))
 
 
 def _warn_if_exposed(path, status):
@@ -937,7 +949,7 @@ def resolve_profile(store, flag_profile=None, use_api_key_env=True):
         return None, ENV_API_KEY
     env_profile = os.environ.get(ENV_PROFILE)
     if env_profile:
-        store.entry(env_profile)
+        store.entry(_check_profile_name(env_profile))
         return env_profile, ENV_PROFILE
     current = store.current()
     if current:
@@ -1601,12 +1613,13 @@ def http_request(method, url, authorization=None, form=None, secrets=()):
                                      method=method)
     opener = urllib.request.build_opener(_safe_redirect_handler())
     started = time.monotonic()
+    timeout = _http_timeout()
     try:
-        with opener.open(request, timeout=HTTP_TIMEOUT) as response:
+        with opener.open(request, timeout=timeout) as response:
             status, headers = response.status, response.headers
-            raw = response.read(HTTP_MAX_BODY + 1)
+            raw = _read_body(response, timeout)
     except urllib.error.HTTPError as e:
-        status, headers, raw = e.code, e.headers, _read_error_body(e)
+        status, headers, raw = e.code, e.headers, _read_error_body(e, timeout)
     except (urllib.error.URLError, OSError, http.client.HTTPException) as e:
         reason = getattr(e, "reason", None) or e or type(e).__name__
         raise NetworkError("cannot reach %s: %s" % (
@@ -1619,11 +1632,46 @@ def http_request(method, url, authorization=None, form=None, secrets=()):
     return HttpResponse(status, _decode_json_body(raw), headers)
 
 
-def _read_error_body(error) -> bytes:
+def _http_timeout() -> float:
+    """The connect and read timeout: BASETEN_HTTP_TIMEOUT, else HTTP_TIMEOUT."""
+    value = os.environ.get(HTTP_TIMEOUT_ENV, "")
+    try:
+        seconds = float(value) if value else 0.0
+    except ValueError:
+        seconds = 0.0
+    if 0 < seconds < float("inf"):  # also false for NaN
+        return seconds
+    if value:
+        _debug("ignoring %s=%r: not a positive number of seconds",
+               HTTP_TIMEOUT_ENV, value)
+    return HTTP_TIMEOUT
+
+
+def _read_body(response, timeout) -> bytes:
+    """Read at most HTTP_MAX_BODY + 1 bytes, within `timeout` in all: the
+    socket timeout bounds each read only, and a server that trickles one
+    byte at a time would otherwise keep us forever."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    read = getattr(response, "read1", response.read)
+    chunks, size = [], 0
+    while size <= HTTP_MAX_BODY:
+        chunk = read(min(65536, HTTP_MAX_BODY + 1 - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+        if time.monotonic() > deadline:
+            raise TimeoutError("the answer took longer than %g s" % timeout)
+    return b"".join(chunks)
+
+
+def _read_error_body(error, timeout) -> bytes:
     import http.client
 
     try:
-        return error.read(HTTP_MAX_BODY + 1)
+        return _read_body(error, timeout)
     except (OSError, ValueError, http.client.HTTPException):
         return b""
     finally:
@@ -1699,6 +1747,9 @@ def fetch_user(remote_url, authorization, secrets=()) -> dict:
     if not isinstance(body, dict):
         raise ServerError("%s answered something that is not a JSON object"
                           % url)
+    if not any(isinstance(body.get(key), str) and body[key]
+               for key in ("user_id", "email")):
+        raise ServerError("%s answered without a user_id or email" % url)
     return {key: body.get(key) if isinstance(body.get(key), str) else ""
             for key in ("user_id", "email", "name", "workspace_name")}
 
@@ -1885,9 +1936,15 @@ def _token_response(body) -> dict:
     return body
 
 
+# Ten years: no access token lives longer.
+_MAX_TOKEN_LIFETIME = 10 * 365 * 86400
+
+
 def _oauth_credential(tokens, old_refresh_token="") -> dict:
     """The stored form of a token response; expiry = now + expires_in."""
     expires_in = _positive_number(tokens.get("expires_in"), None)
+    if expires_in and expires_in > _MAX_TOKEN_LIFETIME:
+        expires_in = None  # garbled (1e20 s would overflow gmtime): unknown
     refresh = tokens.get("refresh_token")
     return {"access_token": tokens["access_token"],
             "refresh_token": refresh if isinstance(refresh, str) and refresh
@@ -6890,7 +6947,7 @@ class Output:
         indent = 2 if self.format == "json" else None
         try:
             for value in self.program.run(result):
-                _print(jq_dumps(value, indent))
+                _print(_terminal_safe_json(jq_dumps(value, indent)))
         except JqError as e:
             if getattr(e, "exit_code", None) is not None:
                 raise _JqHalt(str(e), e.exit_code) from None
@@ -6919,8 +6976,27 @@ def _compile_jq_for_cli(expression):
 
 def _dump_json(value, indented) -> str:
     if indented:
-        return json.dumps(value, indent=2, ensure_ascii=False)
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        text = json.dumps(value, indent=2, ensure_ascii=False)
+    else:
+        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return _terminal_safe_json(text)
+
+
+def _terminal_safe_json(text) -> str:
+    """Escape what json.dumps(ensure_ascii=False) leaves raw but a terminal
+    acts on: DEL, the C1 controls (0x9b is CSI), bidi controls and line
+    separators. Outside strings JSON text is ASCII: only strings change."""
+    if text.isascii() and "\x7f" not in text:
+        return text
+    return "".join("\\u%04x" % ord(c) if _is_terminal_control(c) else c
+                   for c in text)
+
+
+def _is_terminal_control(char) -> bool:
+    code = ord(char)
+    return (0x7F <= code < 0xA0 or 0x202A <= code <= 0x202E
+            or 0x2066 <= code <= 0x2069
+            or code in (0x200E, 0x200F, 0x2028, 0x2029))
 
 
 def _print(text):
@@ -6947,8 +7023,8 @@ def cmd_status(args, out):
         entry = store.entry(name)
         result = {"profile": name, "remote_url": entry.get("remote_url", ""),
                   "auth_type": entry.get("auth_type", "")}
-        text = "%s\n  Remote: %s\n  Auth type: %s" % (
-            name, result["remote_url"], result["auth_type"])
+        text = "%s\n  Remote: %s\n  Auth type: %s" % tuple(
+            _clean(v) for v in (name, result["remote_url"], result["auth_type"]))
     if args.check:
         user = _check_credential(_credential_for(store, name, source))
         result.update(email=user["email"], workspace_name=user["workspace_name"],
@@ -7002,8 +7078,9 @@ def _status_all(args, out):
     if not results:
         _write_stderr("no stored profiles; run: baseten auth login")
     texts = ["%s%s\n  Remote: %s\n  Auth type: %s\n  Storage: %s" % (
-        r["profile"], " (current)" if r["current"] else "", r["remote_url"],
-        r["auth_type"], r["storage"]) for r in results]
+        _clean(r["profile"]), " (current)" if r["current"] else "",
+        _clean(r["remote_url"]), _clean(r["auth_type"]), r["storage"])
+        for r in results]
     out.emit_all(results, texts)
 
 
@@ -7081,7 +7158,7 @@ def cmd_logout(args, out):
     if store.entry(name).get("auth_type") == "oauth":
         _revoke_quietly(store, name)
     store.remove_profile(name)
-    out.emit({"profile": name}, "Logged out %s" % name)
+    out.emit({"profile": name}, "Logged out %s" % _clean(name))
 
 
 def cmd_login(args, out):
