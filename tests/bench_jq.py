@@ -65,7 +65,7 @@ def engine_load():
     lines = source.count("\n")
     print("engine: %d lines of source" % lines)
     print("  compile _JQ_SOURCE      %7.2f ms (once per process, or read "
-          "from the lead's bytecode cache)" % (compile_time * 1e3))
+          "from the module's bytecode cache)" % (compile_time * 1e3))
     print("  load it from bytecode   %7.2f ms (marshal, %d kB)"
           % (load_time * 1e3, len(cached) // 1024))
     print("  exec the module body    %7.2f ms" % (exec_time * 1e3))
