@@ -43,6 +43,14 @@ Design notes:
   on stdin.
 - Errors are raised as `BasetenAuthError` subclasses that carry the exit code
   and reported once, by `main()`, as one line on stderr.
+
+The jq language (`--jq`, `jq_compile`) is the one the jq 1.8 manual
+documents; every example of the manual passes. Deliberately unsupported, as
+the engine's own notes explain: modules (import, include, modulemeta,
+get_search_list, $__prog_args), the Oniguruma regular-expression features
+that Python's re lacks (\\G, \\p{...}, \\g<name>, the absent operator, and
+atomic groups before Python 3.11), %Z time zones other than UTC, GMT and the
+local one, and input_filename/input_line_number (there are no input files).
 """
 
 from __future__ import annotations
@@ -5320,38 +5328,33 @@ def _jq_filter_repeat_1(compiler, args, scope):
 
 
 def _jq_filter_while_2(compiler, args, scope):
-    cond, update = (compiler.compile(arg, scope) for arg in args)
-
-    def while_(value, env):
-        # def while(cond; update): if cond then ., (update | _while) ...
-        # as a loop, so long iterations cannot exhaust Python's stack.
-        stack = [iter((value,))]
-        while stack:
-            for item in stack[-1]:
-                if any(_truthy(test) for test in cond(item, env)):
-                    yield item
-                    stack.append(iter(update(item, env)))
-                break
-            else:
-                stack.pop()
-    return while_
+    # def while(cond; update): if cond then ., (update | _while) else empty;
+    return _stepping_filter(compiler, args, scope, until=False)
 
 
 def _jq_filter_until_2(compiler, args, scope):
+    # def until(cond; update): if cond then . else (update | _until) end;
+    return _stepping_filter(compiler, args, scope, until=True)
+
+
+def _stepping_filter(compiler, args, scope, until):
+    """while and until, run as a loop over a stack of generators instead of
+    recursion, so that long iterations cannot exhaust Python's stack."""
     cond, update = (compiler.compile(arg, scope) for arg in args)
 
-    def until(value, env):
+    def step(value, env):
         stack = [iter((value,))]
         while stack:
             for item in stack[-1]:
-                if any(_truthy(test) for test in cond(item, env)):
+                holds = any(_truthy(test) for test in cond(item, env))
+                if holds:
                     yield item
-                else:
+                if holds != until:  # while goes on while it holds
                     stack.append(iter(update(item, env)))
                 break
             else:
                 stack.pop()
-    return until
+    return step
 
 
 def _jq_filter_error_1(compiler, args, scope):
