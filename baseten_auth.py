@@ -256,8 +256,9 @@ def _compile_source_section(name, source, line):
     a bytecode cache.
 
     The cache file sits in __pycache__ beside this file, as Python's own
-    would, keyed by the interpreter and a checksum of the source; where it
-    cannot be read or written, the source is compiled each time.
+    would, or, where that is not writable (a system-wide install), in the
+    user's cache directory; it is keyed by the interpreter and a checksum
+    of the source. Where neither works, the source is compiled each time.
     """
     import marshal
     import zlib
@@ -265,37 +266,58 @@ def _compile_source_section(name, source, line):
     key = b"%08x:%d:%x\n" % (zlib.crc32(source.encode("utf-8")), line,
                              sys.hexversion)
     here = os.path.abspath(__file__)
-    cache = os.path.join(os.path.dirname(here), "__pycache__", "%s.%s.%s.pyc" % (
-        os.path.splitext(os.path.basename(here))[0], name,
-        sys.implementation.cache_tag))
-    try:
-        with open(cache, "rb") as f:
-            if f.readline() == key:
-                return marshal.loads(f.read())
-    except (OSError, ValueError, EOFError, TypeError):
-        pass
+    file_name = "%s.%s.%s.pyc" % (os.path.splitext(os.path.basename(here))[0],
+                                  name, sys.implementation.cache_tag)
+    caches = [os.path.join(d, file_name) for d in _cache_dirs(here)]
+    for cache in caches:
+        try:
+            with open(cache, "rb") as f:
+                if f.readline() == key:
+                    return marshal.loads(f.read())
+        except (OSError, ValueError, EOFError, TypeError):
+            pass
     # The leading newlines make tracebacks and linecache point at the
     # right lines of this file.
-    code = compile("\n" * line + source, os.path.abspath(__file__), "exec")
+    code = compile("\n" * line + source, here, "exec")
     if not sys.dont_write_bytecode:
-        _write_cache_file(cache, key + marshal.dumps(code))
+        content = key + marshal.dumps(code)
+        any(_write_cache_file(cache, content) for cache in caches)
     return code
 
 
-def _write_cache_file(path, content):
-    """Write a cache file atomically; a failure only costs speed."""
+def _cache_dirs(here) -> list:
+    """Where compiled source sections may be cached, in order."""
+    dirs = [os.path.join(os.path.dirname(here), "__pycache__")]
+    if sys.platform == "win32":
+        base = os.environ.get("LOCALAPPDATA")
+    elif sys.platform == "darwin":
+        base = _home_dir() and os.path.join(_home_dir(), "Library", "Caches")
+    else:
+        xdg = os.environ.get("XDG_CACHE_HOME", "")
+        base = xdg if os.path.isabs(xdg) else (
+            _home_dir() and os.path.join(_home_dir(), ".cache"))
+    if base:
+        dirs.append(os.path.join(base, "baseten_auth"))
+    return dirs
+
+
+def _write_cache_file(path, content) -> bool:
+    """Write a cache file atomically; False if it cannot be (a failure only
+    costs speed)."""
     temp = "%s.%d.tmp" % (path, os.getpid())
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(temp, "wb") as f:
             f.write(content)
         os.replace(temp, path)
+        return True
     except OSError as e:
-        _debug("no bytecode cache for %s: %s", os.path.basename(path), e)
+        _debug("no bytecode cache at %s: %s", path, e)
         try:
             os.unlink(temp)
         except OSError:
             pass
+        return False
 
 
 def _check_profile_name(name) -> str:
