@@ -7291,7 +7291,8 @@ def cmd_completion(args) -> int:
             names = sorted(Store.default().profiles())
         except BasetenAuthError:
             names = []  # completion must never print an error into a prompt
-        _print("\n".join(names)) if names else None
+        if names:
+            _print("\n".join(names))
         return EXIT_OK
     if not args.shell:
         raise UsageError("name a shell: bash, zsh or fish")

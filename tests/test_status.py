@@ -18,8 +18,8 @@ from conftest import (
 )
 
 # No keyring tool on PATH: runs stay hermetic, and no test waits for one
-# (the CLI tries the keyring even after an --insecure-storage login, to
-# remove any older copy there).
+# (logout asks the keyring to remove any copy there, even of a profile whose
+# secret is in the auth file).
 pytestmark = pytest.mark.usefixtures("no_keyring_path")
 
 
